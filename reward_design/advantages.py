@@ -1,0 +1,141 @@
+"""Group-relative advantage estimators over ``[P, G]`` rewards, with masks.
+
+Each row is one group (G samples of one prompt). Statistics use only the
+valid members (``mask``); masked-out members get advantage 0. Groups with a
+single valid member, or constant rewards, give advantage 0, never NaN.
+
+References:
+  Shao et al., "DeepSeekMath" (GRPO), arXiv 2402.03300.
+  Liu et al., "Understanding R1-Zero-Like Training: A Critical Perspective"
+  (Dr. GRPO), arXiv 2503.20783.
+  Ahmadian et al., "Back to Basics: Revisiting REINFORCE Style Optimization
+  for Learning from Human Feedback in LLMs" (RLOO), arXiv 2402.14740.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+__all__ = ["grpo", "dr_grpo", "rloo", "group_mean", "group_std"]
+
+
+def _prepare(rewards: ArrayLike, mask: ArrayLike | None, fn: str) -> tuple[jax.Array, jax.Array]:
+    r = jnp.asarray(rewards)
+    if r.ndim != 2:
+        raise ValueError(f"{fn}: rewards must have shape [P, G] (rank 2); got shape {r.shape}.")
+    if not jnp.issubdtype(r.dtype, jnp.floating):
+        r = r.astype(jnp.float32)
+    if mask is None:
+        m = jnp.ones(r.shape, dtype=bool)
+    else:
+        m = jnp.asarray(mask)
+        if m.shape != r.shape:
+            raise ValueError(
+                f"{fn}: mask must have the shape of rewards {r.shape}; got shape {m.shape}."
+            )
+        if m.dtype != jnp.bool_:
+            raise ValueError(f"{fn}: mask must be boolean; got dtype {m.dtype}.")
+    return r, m
+
+
+def group_mean(rewards: ArrayLike, mask: ArrayLike | None = None) -> jax.Array:
+    """``[P, 1]`` mean of each group's valid members (0 for empty groups)."""
+    r, m = _prepare(rewards, mask, "group_mean")
+    n = jnp.sum(m, axis=1, keepdims=True)
+    s = jnp.sum(jnp.where(m, r, 0.0), axis=1, keepdims=True)
+    return s / jnp.maximum(n, 1)
+
+
+def _safe_sqrt(x: jax.Array) -> jax.Array:
+    # sqrt has an infinite derivative at 0; the double where keeps gradients finite.
+    positive = x > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1.0)), 0.0)
+
+
+def group_std(rewards: ArrayLike, mask: ArrayLike | None = None, ddof: int = 1) -> jax.Array:
+    """``[P, 1]`` standard deviation of each group's valid members.
+
+    ``ddof=1`` (default) is the unbiased form that TRL and verl use
+    (``torch.std``). Groups with ``n <= ddof`` valid members get 0.
+    """
+    r, m = _prepare(rewards, mask, "group_std")
+    n = jnp.sum(m, axis=1, keepdims=True)
+    mean = jnp.sum(jnp.where(m, r, 0.0), axis=1, keepdims=True) / jnp.maximum(n, 1)
+    sq = jnp.sum(jnp.where(m, jnp.square(r - mean), 0.0), axis=1, keepdims=True)
+    var = jnp.where(n > ddof, sq / jnp.maximum(n - ddof, 1), 0.0)
+    return _safe_sqrt(var)
+
+
+def grpo(
+    rewards: ArrayLike,
+    mask: ArrayLike | None = None,
+    eps: float = 1e-6,
+    ddof: int = 1,
+    scale: str = "group",
+) -> jax.Array:
+    """GRPO advantages: ``A_ij = (r_ij - mean_i) / (std_i + eps)``.
+
+    Args:
+      rewards: ``[P, G]`` rewards.
+      mask: ``[P, G]`` bool, valid members (None: all valid).
+      eps: added to the standard deviation.
+      ddof: delta degrees of freedom of the std (1: unbiased, as TRL/verl).
+      scale: ``"group"`` divides by each group's std (the GRPO paper, TRL's
+        default ``scale_rewards="group"``); ``"batch"`` divides by the std of
+        all valid rewards in the batch (TRL's ``"batch"``); ``"none"`` does
+        not divide (equivalent to `dr_grpo`). Static.
+
+    Returns:
+      ``[P, G]`` advantages, 0 for masked-out members.
+    """
+    r, m = _prepare(rewards, mask, "grpo")
+    centred = r - group_mean(r, m)
+    if scale == "group":
+        out = centred / (group_std(r, m, ddof=ddof) + eps)
+    elif scale == "batch":
+        n = jnp.sum(m)
+        mean = jnp.sum(jnp.where(m, r, 0.0)) / jnp.maximum(n, 1)
+        sq = jnp.sum(jnp.where(m, jnp.square(r - mean), 0.0))
+        var = jnp.where(n > ddof, sq / jnp.maximum(n - ddof, 1), 0.0)
+        out = centred / (_safe_sqrt(var) + eps)
+    elif scale == "none":
+        out = centred
+    else:
+        raise ValueError(f"grpo: scale must be 'group', 'batch' or 'none'; got {scale!r}.")
+    return jnp.where(m, out, 0.0)
+
+
+def dr_grpo(rewards: ArrayLike, mask: ArrayLike | None = None) -> jax.Array:
+    """Dr. GRPO advantages: ``A_ij = r_ij - mean_i`` (no std division).
+
+    Args:
+      rewards: ``[P, G]`` rewards.
+      mask: ``[P, G]`` bool, valid members (None: all valid).
+
+    Returns:
+      ``[P, G]`` advantages, 0 for masked-out members.
+    """
+    r, m = _prepare(rewards, mask, "dr_grpo")
+    return jnp.where(m, r - group_mean(r, m), 0.0)
+
+
+def rloo(rewards: ArrayLike, mask: ArrayLike | None = None) -> jax.Array:
+    """RLOO advantages: ``A_ij = r_ij - mean of the other valid members of group i``.
+
+    Equivalently ``n / (n - 1) * (r_ij - mean_i)`` for a group with n valid
+    members; groups with one valid member get 0.
+
+    Args:
+      rewards: ``[P, G]`` rewards.
+      mask: ``[P, G]`` bool, valid members (None: all valid).
+
+    Returns:
+      ``[P, G]`` advantages, 0 for masked-out members.
+    """
+    r, m = _prepare(rewards, mask, "rloo")
+    n = jnp.sum(m, axis=1, keepdims=True)
+    s = jnp.sum(jnp.where(m, r, 0.0), axis=1, keepdims=True)
+    loo = (s - r) / jnp.maximum(n - 1, 1)
+    return jnp.where(m & (n > 1), r - loo, 0.0)

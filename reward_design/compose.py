@@ -1,0 +1,119 @@
+"""`compose`: named reward terms -> one objective returning `RewardOutput`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from reward_design.rollouts import Rollouts
+from reward_design.terms import FunctionTerm
+
+__all__ = ["RewardOutput", "Objective", "compose", "as_term"]
+
+
+@struct.dataclass
+class RewardOutput:
+    """What an objective returns for a batch of rollouts.
+
+    Attributes:
+      total: ``[P, G]`` float, the reward to train on (sum of components;
+        0 where the rollout is masked out).
+      components: ``{name: [P, G]}``, each term's reward, for logging.
+      accepted: ``[P, G]`` bool, the rollouts that take part in the group
+        statistics. Without gates this is the rollouts' ``mask``; gated
+        objectives (`rd.gates.Gated`) narrow it.
+      stats: ``{name: scalar}``, batch statistics (e.g. gate keep-rates) for
+        logging; empty for plain compositions.
+    """
+
+    total: jax.Array
+    components: dict[str, jax.Array]
+    accepted: jax.Array
+    stats: dict[str, jax.Array] = struct.field(default_factory=dict)
+
+
+def as_term(term: Any, name: str = "term") -> Any:
+    """Returns ``term`` as a pytree-compatible term.
+
+    Pytree dataclass terms pass through; a plain callable (a function, a
+    lambda, a ``functools.partial``) is wrapped in `FunctionTerm` so it is
+    treated as static by ``jax.jit``.
+    """
+    if not callable(term):
+        raise TypeError(
+            f"term {name!r} must be callable as term(rollouts) -> [P, G]; got {term!r}."
+        )
+    leaves = jax.tree_util.tree_leaves(term)
+    if len(leaves) == 1 and leaves[0] is term:
+        return FunctionTerm(fn=term)
+    return term
+
+
+@struct.dataclass
+class Objective:
+    """A weighted sum of named reward terms (made by `compose`).
+
+    ``objective(rollouts)`` returns `RewardOutput`. The terms are pytree
+    children, so their numeric hyperparameters are traced: ``jax.jit``
+    compiles once for objectives that differ only in those values, and
+    ``jax.vmap`` over them sweeps without recompiling.
+    """
+
+    terms: dict[str, Any]
+
+    def __call__(self, rollouts: Rollouts) -> RewardOutput:
+        mask = rollouts.valid_mask
+        p, g = mask.shape
+        components: dict[str, jax.Array] = {}
+        total = jnp.zeros((p, g), dtype=jnp.float32)
+        for name, term in self.terms.items():
+            value = jnp.asarray(term(rollouts))
+            if value.shape != (p, g):
+                raise ValueError(
+                    f"term {name!r} returned shape {value.shape}; a term must return "
+                    f"[P, G] = {[p, g]} rewards."
+                )
+            components[name] = value
+            total = total + value
+        total = jnp.where(mask, total, 0.0)
+        return RewardOutput(total=total, components=components, accepted=mask)
+
+    def replace_term(self, name: str, term: Any) -> Objective:
+        """Returns a copy with term ``name`` replaced (or added)."""
+        terms = dict(self.terms)
+        terms[name] = as_term(term, name)
+        return Objective(terms=terms)
+
+
+def compose(terms: Mapping[str, Callable] | None = None, /, **named_terms: Callable) -> Objective:
+    """Builds an objective from named reward terms.
+
+    Args:
+      terms: optional mapping ``{name: term}`` (for names that are not
+        Python identifiers); merged with the keyword arguments.
+      **named_terms: ``name=term`` where each term maps `Rollouts` to
+        ``[P, G]`` rewards (higher is better).
+
+    Returns:
+      An `Objective`; ``objective(rollouts).total`` is the sum of the terms.
+
+    Raises:
+      ValueError: if no term is given or a name is repeated.
+      TypeError: if a term is not callable.
+
+    Example:
+      >>> objective = compose(correct=Correctness(), brier=Brier(weight=1.0))
+    """
+    merged: dict[str, Any] = {}
+    for source in (dict(terms or {}), named_terms):
+        for name, term in source.items():
+            if name in merged:
+                raise ValueError(f"term name {name!r} is given twice.")
+            merged[name] = as_term(term, name)
+    if not merged:
+        raise ValueError("compose() needs at least one term, e.g. compose(correct=Correctness()).")
+    return Objective(terms=merged)

@@ -1,0 +1,213 @@
+"""Reward terms: ``term(rollouts) -> [P, G]`` rewards, higher is better.
+
+Each built-in term is a frozen pytree dataclass whose numeric
+hyperparameters (``weight``, rubric ``weights``) are traced leaves, so one
+compiled training step serves every value of them and ``jax.vmap`` sweeps
+them. Any callable ``f(rollouts) -> [P, G]`` is a term too; `compose` wraps
+plain functions so they can travel through ``jax.jit``.
+
+Orientation (DESIGN.md, principle 2): scoring rules are losses; a term built
+from one (`Brier`, `ScoringRuleTerm`) returns the *negated* loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from reward_design._hyper import set_float_leaf as _set_weight
+from reward_design.rollouts import Rollouts
+
+__all__ = [
+    "Correctness",
+    "Brier",
+    "TokenReward",
+    "RubricScore",
+    "ScoringRuleTerm",
+    "FunctionTerm",
+    "require_field",
+]
+
+
+def require_field(rollouts: Rollouts, name: str, term: str) -> jax.Array:
+    """Returns ``rollouts.<name>`` as an array, or raises if it is missing."""
+    value = getattr(rollouts, name)
+    if value is None:
+        raise ValueError(f"{term} needs Rollouts.{name}, which is None.")
+    return jnp.asarray(value)
+
+
+@struct.dataclass
+class Correctness:
+    """``weight * correct``: the verifiable (RLVR) reward.
+
+    Args:
+      weight: scale (traced).
+    """
+
+    weight: Any = 1.0
+
+    def __post_init__(self):
+        _set_weight(self, "weight", "Correctness")
+
+    def __call__(self, rollouts: Rollouts) -> jax.Array:
+        correct = jnp.asarray(rollouts.correct, dtype=jnp.float32)
+        return self.weight * correct
+
+
+@struct.dataclass
+class Brier:
+    """``-weight * (confidence - correct)^2``: the RLCR calibration term.
+
+    Correctness + Brier rewards calibrated confidence without costing
+    accuracy: its expected value at success probability q is maximised at
+    confidence q and the optimal value q^2 increases in q.
+
+    Args:
+      weight: scale (traced).
+
+    References:
+      Damani et al., "Beyond Binary Rewards: Training LMs to Reason About
+      Their Uncertainty" (RLCR), arXiv 2507.16806.
+    """
+
+    weight: Any = 1.0
+
+    def __post_init__(self):
+        _set_weight(self, "weight", "Brier")
+
+    def __call__(self, rollouts: Rollouts) -> jax.Array:
+        conf = require_field(rollouts, "confidence", "Brier").astype(jnp.float32)
+        correct = jnp.asarray(rollouts.correct, dtype=jnp.float32)
+        return -self.weight * jnp.square(conf - correct)
+
+
+@struct.dataclass
+class TokenReward:
+    """``weight * sum_t token_rewards[..., t] * token_mask[..., t]``.
+
+    A dense, sequence-level reward from per-token signals (e.g. DRO's
+    reasoning-reflection reward). ``token_mask=None`` counts every token.
+
+    Args:
+      weight: scale (traced).
+      normalize: static; if True, divide by the number of valid tokens
+        (a per-token mean; sequences with no valid token get 0).
+    """
+
+    weight: Any = 1.0
+    normalize: bool = struct.field(pytree_node=False, default=False)
+
+    def __post_init__(self):
+        _set_weight(self, "weight", "TokenReward")
+
+    def __call__(self, rollouts: Rollouts) -> jax.Array:
+        tok = require_field(rollouts, "token_rewards", "TokenReward").astype(jnp.float32)
+        if rollouts.token_mask is None:
+            tmask = jnp.ones(tok.shape, dtype=jnp.float32)
+        else:
+            tmask = jnp.asarray(rollouts.token_mask, dtype=jnp.float32)
+        total = jnp.sum(tok * tmask, axis=-1)
+        if self.normalize:
+            count = jnp.sum(tmask, axis=-1)
+            total = jnp.where(count > 0, total / jnp.maximum(count, 1.0), 0.0)
+        return self.weight * total
+
+
+@struct.dataclass
+class RubricScore:
+    """``weight * sum_k w_k pass_k / sum_k w_k``: the rubric as a dense reward.
+
+    This is the explicit aggregation of "Rubrics as Rewards" and the
+    baseline that rubric gates (`rd.gates`) are compared with. Rubric items
+    given as probabilities (a judge's P(pass)) give the expected weighted
+    fraction.
+
+    Args:
+      weights: ``[K]`` non-negative item weights (traced), or None for equal
+        weights.
+      weight: overall scale (traced).
+
+    References:
+      Gunjal et al., "Rubrics as Rewards", arXiv 2507.17746.
+    """
+
+    weights: Any = None
+    weight: Any = 1.0
+
+    def __post_init__(self):
+        _set_weight(self, "weight", "RubricScore")
+        w = self.weights
+        if isinstance(w, (list, tuple)):
+            w = np.asarray(w, dtype=np.float32)
+            object.__setattr__(self, "weights", w)
+        if isinstance(w, np.ndarray) or (
+            isinstance(w, jax.Array) and not isinstance(w, jax.core.Tracer)
+        ):
+            arr = np.asarray(w)
+            if arr.ndim != 1 or arr.size == 0:
+                raise ValueError(
+                    f"RubricScore.weights must have shape [K] with K >= 1; got shape {arr.shape}."
+                )
+            if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+                raise ValueError(
+                    f"RubricScore.weights must be finite and >= 0; got {arr.tolist()}."
+                )
+            if arr.sum() <= 0:
+                raise ValueError("RubricScore.weights must not all be zero.")
+
+    def __call__(self, rollouts: Rollouts) -> jax.Array:
+        rubric = require_field(rollouts, "rubric", "RubricScore").astype(jnp.float32)
+        k = rubric.shape[-1]
+        if self.weights is None:
+            return self.weight * jnp.mean(rubric, axis=-1)
+        w = jnp.asarray(self.weights, dtype=jnp.float32)
+        if w.shape != (k,):
+            raise ValueError(
+                f"RubricScore.weights must have shape [K] = [{k}] to match Rollouts.rubric; "
+                f"got shape {w.shape}."
+            )
+        return self.weight * (rubric @ w) / jnp.sum(w)
+
+
+@struct.dataclass
+class ScoringRuleTerm:
+    """``-weight * rule(confidence, correct)``: any binary scoring-rule loss as a reward.
+
+    Args:
+      rule: a binary scoring rule ``rule(p, y) -> loss`` (elementwise,
+        negatively oriented), e.g. ``rd.scoring_rules.log_binary``. Static.
+      weight: scale (traced).
+    """
+
+    rule: Callable[[jax.Array, jax.Array], jax.Array] = struct.field(pytree_node=False)
+    weight: Any = 1.0
+
+    def __post_init__(self):
+        _set_weight(self, "weight", "ScoringRuleTerm")
+        if not callable(self.rule):
+            raise TypeError(f"ScoringRuleTerm.rule must be callable; got {self.rule!r}.")
+
+    def __call__(self, rollouts: Rollouts) -> jax.Array:
+        conf = require_field(rollouts, "confidence", "ScoringRuleTerm").astype(jnp.float32)
+        correct = jnp.asarray(rollouts.correct, dtype=jnp.float32)
+        return -self.weight * self.rule(conf, correct)
+
+
+@struct.dataclass
+class FunctionTerm:
+    """Wraps a plain function ``fn(rollouts) -> [P, G]`` as a pytree term.
+
+    The function is static (part of the compiled program's identity); put
+    hyperparameters you want to sweep in a dataclass term instead.
+    """
+
+    fn: Callable[[Rollouts], jax.Array] = struct.field(pytree_node=False)
+
+    def __call__(self, rollouts: Rollouts) -> jax.Array:
+        return jnp.asarray(self.fn(rollouts))
