@@ -18,6 +18,7 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
+    "metric_summary",
     "mean_ci",
     "paired_difference_ci",
     "bootstrap_ci",
@@ -43,6 +44,16 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> dict[str, float]:
     std = float(x.std(ddof=1))
     half = float(stats.t.ppf(0.5 + level / 2, df=x.size - 1) * std / np.sqrt(x.size))
     return {"mean": mean, "low": mean - half, "high": mean + half, "std": std, "n": int(x.size)}
+
+
+def metric_summary(per_seed: Sequence[float], level: float = 0.95) -> dict[str, Any]:
+    """The studies' JSON cell: ``{"mean", "ci95": [low, high], "per_seed": [...]}``."""
+    ci = mean_ci(per_seed, level)
+    return {
+        "mean": ci["mean"],
+        "ci95": [ci["low"], ci["high"]],
+        "per_seed": [float(v) for v in per_seed],
+    }
 
 
 def paired_difference_ci(
