@@ -25,6 +25,8 @@ def as_float_leaf(value: Any, name: str, owner: str) -> Any:
     """
     if isinstance(value, jax.core.Tracer) or value is None:
         return value
+    if isinstance(value, str | bytes):
+        raise ValueError(f"{owner}.{name} must be a real number; got {value!r}.")
     if isinstance(value, bool) or not isinstance(
         value, (int, float, np.ndarray, np.generic, jax.Array)
     ):

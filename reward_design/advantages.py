@@ -40,6 +40,18 @@ def _prepare(rewards: ArrayLike, mask: ArrayLike | None, fn: str) -> tuple[jax.A
     return r, m
 
 
+def _shift(r: jax.Array, m: jax.Array) -> jax.Array:
+    """Subtracts each group's largest valid reward.
+
+    Advantages are shift-invariant; centring on a value taken from the group
+    makes constant groups exactly 0 (no rounding residue) and reduces
+    cancellation for large rewards.
+    """
+    top = jnp.max(jnp.where(m, r, -jnp.inf), axis=1, keepdims=True)
+    top = jnp.where(jnp.isfinite(top), top, 0.0)
+    return jnp.where(m, r - jax.lax.stop_gradient(top), 0.0)
+
+
 def group_mean(rewards: ArrayLike, mask: ArrayLike | None = None) -> jax.Array:
     """``[P, 1]`` mean of each group's valid members (0 for empty groups)."""
     r, m = _prepare(rewards, mask, "group_mean")
@@ -90,14 +102,15 @@ def grpo(
     Returns:
       ``[P, G]`` advantages, 0 for masked-out members.
     """
-    r, m = _prepare(rewards, mask, "grpo")
+    raw, m = _prepare(rewards, mask, "grpo")
+    r = _shift(raw, m)
     centred = r - group_mean(r, m)
     if scale == "group":
         out = centred / (group_std(r, m, ddof=ddof) + eps)
     elif scale == "batch":
         n = jnp.sum(m)
-        mean = jnp.sum(jnp.where(m, r, 0.0)) / jnp.maximum(n, 1)
-        sq = jnp.sum(jnp.where(m, jnp.square(r - mean), 0.0))
+        mean = jnp.sum(jnp.where(m, raw, 0.0)) / jnp.maximum(n, 1)
+        sq = jnp.sum(jnp.where(m, jnp.square(raw - mean), 0.0))
         var = jnp.where(n > ddof, sq / jnp.maximum(n - ddof, 1), 0.0)
         out = centred / (_safe_sqrt(var) + eps)
     elif scale == "none":
@@ -118,6 +131,7 @@ def dr_grpo(rewards: ArrayLike, mask: ArrayLike | None = None) -> jax.Array:
       ``[P, G]`` advantages, 0 for masked-out members.
     """
     r, m = _prepare(rewards, mask, "dr_grpo")
+    r = _shift(r, m)
     return jnp.where(m, r - group_mean(r, m), 0.0)
 
 
@@ -135,6 +149,7 @@ def rloo(rewards: ArrayLike, mask: ArrayLike | None = None) -> jax.Array:
       ``[P, G]`` advantages, 0 for masked-out members.
     """
     r, m = _prepare(rewards, mask, "rloo")
+    r = _shift(r, m)
     n = jnp.sum(m, axis=1, keepdims=True)
     s = jnp.sum(jnp.where(m, r, 0.0), axis=1, keepdims=True)
     loo = (s - r) / jnp.maximum(n - 1, 1)

@@ -1,0 +1,139 @@
+"""Group-relative advantages vs per-group numpy references (masks, ragged groups)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from reward_design import advantages as adv
+
+
+def _ref(rewards, mask, kind, eps=1e-6, ddof=1):
+    """Loops over groups with numpy: the independent reference."""
+    out = np.zeros_like(rewards, dtype=np.float64)
+    for i in range(rewards.shape[0]):
+        idx = np.flatnonzero(mask[i])
+        r = rewards[i, idx].astype(np.float64)
+        n = r.size
+        if n == 0:
+            continue
+        if kind == "grpo":
+            std = np.std(r, ddof=ddof) if n > ddof else 0.0
+            out[i, idx] = (r - r.mean()) / (std + eps)
+        elif kind == "dr_grpo":
+            out[i, idx] = r - r.mean()
+        elif kind == "rloo":
+            if n > 1:
+                out[i, idx] = [r[j] - np.delete(r, j).mean() for j in range(n)]
+    return out
+
+
+def _data(seed=0, p=7, g=6):
+    rng = np.random.default_rng(seed)
+    rewards = rng.normal(size=(p, g)).astype(np.float32)
+    mask = rng.uniform(size=(p, g)) > 0.3
+    mask[0] = False  # empty group
+    mask[1] = False
+    mask[1, 2] = True  # single valid member
+    rewards[2] = 0.7  # constant group
+    mask[2] = True
+    return rewards, mask
+
+
+@pytest.mark.parametrize("kind", ["grpo", "dr_grpo", "rloo"])
+@pytest.mark.parametrize("jit", [False, True])
+def test_matches_reference_with_ragged_masks(kind, jit):
+    rewards, mask = _data()
+    fn = getattr(adv, kind)
+    if jit:
+        fn = jax.jit(fn)
+    got = np.asarray(fn(rewards, mask))
+    np.testing.assert_allclose(got, _ref(rewards, mask, kind), rtol=1e-5, atol=1e-5)
+    assert np.all(np.isfinite(got))
+    assert np.all(got[~mask] == 0)
+    assert np.all(got[:3] == 0)  # empty, single-member and constant groups
+
+
+@pytest.mark.parametrize("kind", ["grpo", "dr_grpo", "rloo"])
+def test_no_mask_means_all_valid(kind):
+    rewards, _ = _data(seed=3)
+    fn = getattr(adv, kind)
+    np.testing.assert_allclose(fn(rewards), fn(rewards, np.ones(rewards.shape, bool)), atol=1e-6)
+
+
+def test_grpo_ddof_and_eps():
+    rewards, mask = _data(seed=1)
+    for ddof in (0, 1):
+        np.testing.assert_allclose(
+            adv.grpo(rewards, mask, eps=0.1, ddof=ddof),
+            _ref(rewards, mask, "grpo", eps=0.1, ddof=ddof),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+
+
+def test_grpo_scale_modes():
+    rewards, mask = _data(seed=2)
+    np.testing.assert_allclose(adv.grpo(rewards, mask, scale="none"), adv.dr_grpo(rewards, mask))
+    valid = rewards[mask].astype(np.float64)
+    centred = _ref(rewards, mask, "dr_grpo")
+    expected = centred / (np.std(valid, ddof=1) + 1e-6)
+    np.testing.assert_allclose(adv.grpo(rewards, mask, scale="batch"), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="scale must be"):
+        adv.grpo(rewards, mask, scale="token")
+
+
+def test_rloo_identity():
+    # RLOO advantage = n / (n - 1) * (r - mean) for full groups of size n.
+    rewards = np.random.default_rng(5).normal(size=(4, 8))
+    np.testing.assert_allclose(
+        adv.rloo(rewards), 8 / 7 * (rewards - rewards.mean(1, keepdims=True)), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_group_statistics_match_numpy():
+    rewards = np.random.default_rng(6).normal(size=(5, 9)).astype(np.float32)
+    np.testing.assert_allclose(adv.group_mean(rewards)[:, 0], rewards.mean(1), rtol=1e-5)
+    np.testing.assert_allclose(adv.group_std(rewards)[:, 0], rewards.std(1, ddof=1), rtol=1e-5)
+
+
+def test_gradients_are_finite_on_constant_groups():
+    rewards = jnp.ones((2, 4))
+    g = jax.grad(lambda r: jnp.sum(adv.grpo(r) * jnp.arange(4.0)))(rewards)
+    assert np.all(np.isfinite(np.asarray(g)))
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        ((np.zeros(4),), r"rewards must have shape \[P, G\]"),
+        ((np.zeros((2, 3)), np.ones((3, 2), bool)), "mask must have the shape"),
+        ((np.zeros((2, 3)), np.ones((2, 3))), "mask must be boolean"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["grpo", "dr_grpo", "rloo"])
+def test_bad_input(kind, args, match):
+    with pytest.raises(ValueError, match=f"{kind}: {match}"):
+        getattr(adv, kind)(*args)
+
+
+@given(
+    rewards=hnp.arrays(
+        np.float32,
+        (3, 5),
+        elements=st.floats(-100, 100, width=32, allow_nan=False),
+    ),
+    mask=hnp.arrays(bool, (3, 5)),
+)
+def test_properties_zero_mean_and_shift_invariance(rewards, mask):
+    for kind in ("dr_grpo", "rloo", "grpo"):
+        fn = getattr(adv, kind)
+        a = np.asarray(fn(rewards, mask), dtype=np.float64)
+        # advantages sum to zero within each group, and ignore a constant shift
+        np.testing.assert_allclose((a * mask).sum(1), 0.0, atol=1e-2)
+        shifted = np.asarray(fn(rewards + np.float32(3.0), mask), dtype=np.float64)
+        if kind != "grpo":
+            np.testing.assert_allclose(shifted, a, atol=1e-3)

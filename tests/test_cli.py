@@ -1,0 +1,37 @@
+"""The reward-design command line."""
+
+import subprocess
+import sys
+
+import pytest
+
+from reward_design import cli
+from reward_design._demo import run_demo
+
+
+def test_demo_ranks_calibrated_first_and_binary_ties():
+    text = run_demo(num_prompts=256, group_size=4, seed=1)
+    rows = {line.split()[0]: line.split() for line in text.splitlines() if line[:1].isalpha()}
+    # columns: policy accuracy meanconf |conf-q| Rbinary Rbrier Rrlcr
+    binary = {name: float(rows[name][4]) for name in ("calibrated", "overconfident", "hedging")}
+    rlcr = {name: float(rows[name][6]) for name in ("calibrated", "overconfident", "hedging")}
+    assert len(set(binary.values())) == 1
+    assert max(rlcr, key=rlcr.get) == "calibrated"
+    assert "prefers: calibrated" in text
+
+
+def test_demo_bad_arguments():
+    with pytest.raises(ValueError, match="group_size >= 2"):
+        run_demo(num_prompts=4, group_size=1)
+
+
+def test_main_demo_prints_table(capsys):
+    assert cli.main(["demo", "--prompts", "64", "--group-size", "4"]) == 0
+    assert "overconfident" in capsys.readouterr().out
+
+
+def test_console_script_help():
+    out = subprocess.run(
+        [sys.executable, "-m", "reward_design.cli", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and "demo" in out.stdout and "reproduce" in out.stdout

@@ -1,0 +1,128 @@
+"""Reward terms vs numpy references, with masks, jit and hyperparameter checks."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import reward_design as rd
+from reward_design import terms
+
+
+def _rollouts(p=4, g=5, k=3, t=7, seed=0, rubric_probs=False):
+    rng = np.random.default_rng(seed)
+    rubric = rng.uniform(size=(p, g, k)) if rubric_probs else rng.uniform(size=(p, g, k)) > 0.5
+    return rd.Rollouts(
+        correct=rng.integers(0, 2, (p, g)).astype(np.float32),
+        confidence=rng.uniform(size=(p, g)).astype(np.float32),
+        rubric=rubric,
+        token_rewards=rng.normal(size=(p, g, t)).astype(np.float32),
+        token_mask=rng.uniform(size=(p, g, t)) > 0.4,
+    ).validate()
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_correctness(jit):
+    r = _rollouts()
+    term = terms.Correctness(weight=2.5)
+    call = jax.jit(lambda t, r: t(r)) if jit else (lambda t, r: t(r))
+    np.testing.assert_allclose(call(term, r), 2.5 * r.correct, rtol=1e-6)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_brier(jit):
+    r = _rollouts()
+    term = terms.Brier(weight=0.7)
+    call = jax.jit(lambda t, r: t(r)) if jit else (lambda t, r: t(r))
+    expected = -0.7 * (r.confidence - r.correct) ** 2
+    np.testing.assert_allclose(call(term, r), expected, rtol=1e-6)
+
+
+def test_brier_closed_form_expected_reward_is_q_squared():
+    # E over y ~ Bernoulli(q) of y - (q - y)^2 at confidence q equals q^2 (RLCR).
+    q = np.linspace(0, 1, 11, dtype=np.float32)
+    ones = rd.Rollouts(correct=np.ones((1, 11)), confidence=q[None])
+    zeros = rd.Rollouts(correct=np.zeros((1, 11)), confidence=q[None])
+    objective = rd.compose(c=terms.Correctness(), b=terms.Brier())
+    expected = q * objective(ones).total[0] + (1 - q) * objective(zeros).total[0]
+    np.testing.assert_allclose(expected, q**2, atol=1e-6)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_token_reward(normalize):
+    r = _rollouts()
+    got = terms.TokenReward(weight=1.5, normalize=normalize)(r)
+    tok, m = np.asarray(r.token_rewards), np.asarray(r.token_mask, dtype=np.float64)
+    s = (tok * m).sum(-1)
+    if normalize:
+        n = m.sum(-1)
+        s = np.where(n > 0, s / np.maximum(n, 1), 0.0)
+    np.testing.assert_allclose(got, 1.5 * s, rtol=1e-5, atol=1e-6)
+
+
+def test_token_reward_without_mask_counts_every_token():
+    r = _rollouts().replace(token_mask=None)
+    np.testing.assert_allclose(terms.TokenReward()(r), r.token_rewards.sum(-1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("rubric_probs", [False, True])
+def test_rubric_score(rubric_probs):
+    r = _rollouts(rubric_probs=rubric_probs)
+    w = np.array([3.0, 1.0, 0.5])
+    got = terms.RubricScore(weights=w, weight=2.0)(r)
+    ref = 2.0 * (np.asarray(r.rubric, np.float64) * w).sum(-1) / w.sum()
+    np.testing.assert_allclose(got, ref, rtol=1e-6)
+    np.testing.assert_allclose(
+        terms.RubricScore()(r), np.asarray(r.rubric, np.float64).mean(-1), rtol=1e-6
+    )
+
+
+def test_scoring_rule_term_negates_the_loss():
+    r = _rollouts()
+
+    def abs_loss(p, y):
+        return jnp.abs(p - y)
+
+    got = terms.ScoringRuleTerm(rule=abs_loss, weight=3.0)(r)
+    np.testing.assert_allclose(got, -3.0 * np.abs(r.confidence - r.correct), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: terms.Brier(weight=float("nan")), "Brier.weight must be finite"),
+        (lambda: terms.Correctness(weight="a"), "Correctness.weight must be a real number"),
+        (lambda: terms.Correctness(weight=True), "Correctness.weight must be a real number"),
+        (lambda: terms.RubricScore(weights=[1.0, -1.0]), "RubricScore.weights must be finite"),
+        (lambda: terms.RubricScore(weights=[0.0, 0.0]), "must not all be zero"),
+        (lambda: terms.RubricScore(weights=[[1.0]]), r"RubricScore.weights must have shape \[K\]"),
+        (lambda: terms.ScoringRuleTerm(rule=3), "ScoringRuleTerm.rule must be callable"),
+    ],
+)
+def test_bad_hyperparameters(make, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        make()
+
+
+def test_missing_fields_raise_clearly():
+    r = rd.Rollouts(correct=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="Brier needs Rollouts.confidence"):
+        terms.Brier()(r)
+    with pytest.raises(ValueError, match="RubricScore needs Rollouts.rubric"):
+        terms.RubricScore()(r)
+    with pytest.raises(ValueError, match="TokenReward needs Rollouts.token_rewards"):
+        terms.TokenReward()(r)
+
+
+def test_rubric_weights_of_wrong_length():
+    with pytest.raises(ValueError, match=r"shape \[K\] = \[3\]"):
+        terms.RubricScore(weights=[1.0, 2.0])(_rollouts())
+
+
+def test_integer_and_float_weights_share_one_compilation():
+    r = _rollouts()
+    f = jax.jit(lambda t, r: t(r))
+    f(terms.Correctness(weight=2), r)
+    f(terms.Correctness(weight=2.0), r)
+    f(terms.Correctness(weight=np.float64(0.5)), r)
+    assert f._cache_size() == 1
