@@ -23,6 +23,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from reward_design.experiments import load_study
 
+    if getattr(args, "load_error", None):
+        print(args.load_error, file=sys.stderr)
+        return 2
+    if args.study == "all":
+        from reward_design.experiments._summary import run_all
+
+        return run_all(out=args.out, quick=args.quick, seeds=args.seeds)
     study = load_study(args.study)
     return int(study.run(args) or 0)
 
@@ -50,9 +57,22 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce = sub.add_parser("reproduce", help="replay a study (tables, CIs, plots)")
     studies = reproduce.add_subparsers(dest="study", required=True)
     for name in available_studies():
-        module = load_study(name)
+        try:
+            module = load_study(name)
+        except Exception as err:  # a broken study must not take the whole CLI down
+            sp = studies.add_parser(name, help=f"(unavailable: {err})")
+            sp.set_defaults(load_error=f"study {name!r} could not be imported: {err!r}")
+            continue
         sp = studies.add_parser(name, help=getattr(module, "DESCRIPTION", name))
         module.add_arguments(sp)
+    every = studies.add_parser(
+        "all", help="run every study and write a combined summary (DIR/summary.md, .json)"
+    )
+    every.add_argument("--quick", action="store_true", help="each study's quick mode")
+    every.add_argument("--out", default="results", help="output folder (default: results)")
+    every.add_argument(
+        "--seeds", type=int, default=None, help="seeds per study (default: each study's)"
+    )
     reproduce.set_defaults(func=_cmd_reproduce)
 
     _register_optional_commands(sub)
