@@ -1,0 +1,98 @@
+"""`WeightedThreshold`: accept when the weighted count of passed items reaches a threshold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from reward_design.gates._base import Gate
+from reward_design.gates._rubric import check_pass_threshold, check_scalar, finish, rubric_passes
+from reward_design.rollouts import Rollouts
+
+__all__ = ["WeightedThreshold"]
+
+# Relative slack on the comparison, so that e.g. five items of weight 0.2
+# reach a threshold of 1.0 despite float32 rounding of the sum.
+_REL_SLACK = 1e-6
+
+
+@struct.dataclass
+class WeightedThreshold(Gate):
+    """Accepts a rollout when ``sum_k w_k pass_k >= threshold``.
+
+    The comparison allows float32 rounding: a rollout is accepted when
+    ``sum_k w_k pass_k >= threshold - 1e-6 * sum_k |w_k|``. Weights may be
+    negative (a "pitfall" item that costs when it is present). This is the
+    categorical twin of the weighted-fraction rubric score of Rubrics as
+    Rewards (`rd.terms.RubricScore`): the same weighted sum, thresholded
+    instead of used as the reward.
+
+    Args:
+      weights: ``[K]`` finite item weights (traced).
+      threshold: the weighted count required (traced, finite).
+      pass_threshold: for probabilistic rubrics, item k passes when
+        ``rubric[..., k] >= pass_threshold`` (traced; in (0, 1]; default 0.5).
+
+    Raises:
+      ValueError: if ``weights`` is not a non-empty finite 1-D array, if
+        ``threshold`` is NaN/inf, if ``pass_threshold`` is out of range; when
+        called, if ``rollouts.rubric`` is None or ``len(weights) != K``.
+
+    References:
+      Gunjal et al., "Rubrics as Rewards", arXiv 2507.17746.
+    """
+
+    weights: Any
+    threshold: Any
+
+    pass_threshold: Any = 0.5
+
+    def __post_init__(self):
+        w = self.weights
+        if isinstance(w, (list, tuple)):
+            w = np.asarray(w, dtype=np.float32)
+            object.__setattr__(self, "weights", w)
+        if isinstance(w, np.ndarray) or (
+            isinstance(w, jax.Array) and not isinstance(w, jax.core.Tracer)
+        ):
+            arr = np.asarray(w)
+            if arr.dtype.kind not in "iuf":
+                raise ValueError(
+                    f"WeightedThreshold.weights must be real numbers; got dtype {arr.dtype}."
+                )
+            if arr.ndim != 1 or arr.size == 0:
+                raise ValueError(
+                    "WeightedThreshold.weights must have shape [K] with K >= 1; "
+                    f"got shape {arr.shape}."
+                )
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"WeightedThreshold.weights must be finite; got {arr.tolist()}.")
+            if isinstance(w, np.ndarray) and w.dtype != np.float32:
+                object.__setattr__(self, "weights", arr.astype(np.float32))
+        elif w is None:
+            raise ValueError("WeightedThreshold.weights is required (shape [K]); got None.")
+        check_scalar(self, "threshold", "WeightedThreshold")
+        check_pass_threshold(self, "WeightedThreshold")
+
+    def score(self, rollouts: Rollouts) -> jax.Array:
+        """``[P, G]`` weighted count of passed items, ``sum_k w_k pass_k``."""
+        passes = rubric_passes(rollouts, self.pass_threshold, "WeightedThreshold")
+        num_items = passes.shape[-1]
+        w = jnp.asarray(self.weights, dtype=jnp.float32)
+        if w.shape != (num_items,):
+            raise ValueError(
+                f"WeightedThreshold.weights must have shape [K] = [{num_items}] to match "
+                f"Rollouts.rubric; got shape {w.shape}."
+            )
+        return passes.astype(jnp.float32) @ w
+
+    def __call__(self, rollouts: Rollouts) -> jax.Array:
+        score = self.score(rollouts)
+        w = jnp.asarray(self.weights, dtype=jnp.float32)
+        slack = _REL_SLACK * jnp.sum(jnp.abs(w))
+        verdict = score >= jnp.asarray(self.threshold, jnp.float32) - slack
+        return finish(verdict, rollouts, "WeightedThreshold")
