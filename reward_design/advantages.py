@@ -86,6 +86,7 @@ def grpo(
     eps: float = 1e-6,
     ddof: int = 1,
     scale: str = "group",
+    axis_name: str | None = None,
 ) -> jax.Array:
     """GRPO advantages: ``A_ij = (r_ij - mean_i) / (std_i + eps)``.
 
@@ -98,6 +99,10 @@ def grpo(
         default ``scale_rewards="group"``); ``"batch"`` divides by the std of
         all valid rewards in the batch (TRL's ``"batch"``); ``"none"`` does
         not divide (equivalent to `dr_grpo`). Static.
+      axis_name: only for ``scale="batch"`` inside ``jax.shard_map``/``pmap``:
+        the mapped axis over which the batch is split, so the batch std is
+        computed with collectives over all shards. Under plain ``jax.jit``
+        on sharded arrays leave it None (XLA inserts the reduction).
 
     Returns:
       ``[P, G]`` advantages, 0 for masked-out members.
@@ -108,9 +113,14 @@ def grpo(
     if scale == "group":
         out = centred / (group_std(r, m, ddof=ddof) + eps)
     elif scale == "batch":
-        n = jnp.sum(m)
-        mean = jnp.sum(jnp.where(m, raw, 0.0)) / jnp.maximum(n, 1)
-        sq = jnp.sum(jnp.where(m, jnp.square(raw - mean), 0.0))
+
+        def total(x: jax.Array) -> jax.Array:
+            x = jnp.sum(x)
+            return x if axis_name is None else jax.lax.psum(x, axis_name)
+
+        n = total(m.astype(jnp.float32))
+        mean = total(jnp.where(m, raw, 0.0)) / jnp.maximum(n, 1)
+        sq = total(jnp.where(m, jnp.square(raw - mean), 0.0))
         var = jnp.where(n > ddof, sq / jnp.maximum(n - ddof, 1), 0.0)
         out = centred / (_safe_sqrt(var) + eps)
     elif scale == "none":
