@@ -168,3 +168,27 @@ def test_two_dimensional_mesh_shards_over_the_named_axis():
     np.testing.assert_allclose(
         got["grpo"], jax.jit(step)(_objective(), _rollouts())["grpo"], atol=1e-5
     )
+
+
+def test_gated_objective_sharded_equals_unsharded():
+    gated = rd.gates.Gated(
+        gate=rd.gates.AtLeast(2),
+        inner=rd.compose(tokens=rd.terms.TokenReward()),
+        on_reject="drop",
+        group_filter=rd.gates.GroupFilter(min_accepted=2, drop_degenerate=True),
+    )
+
+    def gated_step(objective, rollouts):
+        out = objective(rollouts)
+        return out.total, out.accepted, rd.advantages.grpo(out.total, mask=out.accepted), out.stats
+
+    r = _rollouts(3)
+    expected = jax.jit(gated_step)(gated, r)
+    got = dist.sharded_jit(gated_step)(gated, dist.shard_rollouts(r))
+    for a, b in zip(
+        jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(expected), strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert len(got[2].sharding.device_set) == 8
+    hlo = jax.jit(gated_step).lower(gated, dist.shard_rollouts(r)).compile().as_text()
+    assert "all-gather" not in hlo
