@@ -46,7 +46,7 @@ class FunctionGate(Gate):
             raise TypeError(f"FunctionGate.fn must be callable; got {self.fn!r}.")
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
-        name = f"FunctionGate({getattr(self.fn, '__name__', repr(self.fn))})"
+        name = f"FunctionGate({getattr(self.fn, '__name__', type(self.fn).__name__)})"
         verdict = self.fn(rollouts) if self.params is None else self.fn(rollouts, self.params)
         return finish(verdict, rollouts, name)
 

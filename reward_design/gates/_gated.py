@@ -87,9 +87,10 @@ class Gated:
 
     Raises:
       ValueError: for an unknown ``on_reject`` or a NaN/inf/non-scalar
-        ``floor``. TypeError: if ``gate`` or ``inner`` is not callable, if
-        ``group_filter`` is not a `GroupFilter`, or (when called) if
-        ``inner`` does not return a `RewardOutput`.
+        ``floor``; when called, if the gate's verdict or the inner total is
+        not ``[P, G]``. TypeError: if ``gate`` or ``inner`` is not callable,
+        if ``group_filter`` is not a `GroupFilter`, or (when called) if
+        ``inner`` does not return a `RewardOutput` or the gate a boolean array.
 
     Example:
       >>> dense = rd.compose(rubric=rd.terms.RubricScore(), tokens=rd.terms.TokenReward())
@@ -147,11 +148,12 @@ class Gated:
             )
         valid = rollout_mask & jnp.asarray(inner_out.accepted, dtype=bool)
         passed = jnp.asarray(self.gate(rollouts))
-        if passed.shape != (p, g) or passed.dtype != jnp.bool_:
+        if passed.shape != (p, g):
             raise ValueError(
-                f"Gated.gate must return a [P, G] = {[p, g]} boolean array; got shape "
-                f"{passed.shape}, dtype {passed.dtype}."
+                f"Gated.gate must return a [P, G] = {[p, g]} array; got shape {passed.shape}."
             )
+        if passed.dtype != jnp.bool_:
+            raise TypeError(f"Gated.gate must return a boolean array; got dtype {passed.dtype}.")
         passed = passed & valid
 
         if self.on_reject == "floor":

@@ -33,12 +33,10 @@ def is_concrete(value: Any) -> bool:
 
 def check_pass_threshold(obj: Any, owner: str) -> None:
     """Eager check of ``obj.pass_threshold``: a finite number in (0, 1]."""
-    set_float_leaf(obj, "pass_threshold", owner)
+    check_scalar(obj, "pass_threshold", owner)
     value = obj.pass_threshold
     if is_concrete(value):
         arr = np.asarray(value)
-        if arr.shape != ():
-            raise ValueError(f"{owner}.pass_threshold must be a scalar; got shape {arr.shape}.")
         if not 0.0 < float(arr) <= 1.0:
             raise ValueError(
                 f"{owner}.pass_threshold must lie in (0, 1] (a rubric item passes when "
@@ -48,6 +46,11 @@ def check_pass_threshold(obj: Any, owner: str) -> None:
 
 def check_scalar(obj: Any, name: str, owner: str) -> None:
     """Eager check that a numeric hyperparameter is a finite scalar."""
+    value = getattr(obj, name)
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{owner}.{name} must be a real number; got {value!r}.")
+    if isinstance(value, (list, tuple)):
+        object.__setattr__(obj, name, np.asarray(value))
     set_float_leaf(obj, name, owner)
     value = getattr(obj, name)
     if is_concrete(value) and np.shape(value) != ():
