@@ -87,3 +87,22 @@ def test_multidevice_checks_in_subprocess():
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "skipped" not in proc.stdout.splitlines()[-1]
+
+
+def test_padding_leaves_gate_statistics_unchanged():
+    rng = np.random.default_rng(1)
+    r = rd.Rollouts(
+        correct=rng.integers(0, 2, (5, 4)).astype(np.float32),
+        rubric=rng.uniform(size=(5, 4, 3)) > 0.4,
+        token_rewards=rng.normal(size=(5, 4, 2)).astype(np.float32),
+    )
+    gated = rd.gates.Gated(
+        gate=rd.gates.AtLeast(2),
+        inner=rd.compose(tokens=rd.terms.TokenReward()),
+        group_filter=rd.gates.GroupFilter(min_accepted=2),
+    )
+    padded, n = dist.pad_rollouts(r, 8)
+    a, b = gated(r).stats, gated(padded).stats
+    assert set(a) == set(b)
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-6, err_msg=key)
