@@ -19,9 +19,9 @@ __all__ = ["AllOf"]
 class AllOf(Gate):
     """Accepts a rollout when all K rubric items pass: ``accept = AND_k pass_k``.
 
-    The strictest rubric gate, and the one DRO-style training uses: the rubric
-    stays a categorical judgement (pass or fail) and never becomes partial
-    credit the policy can collect from the easy items.
+    The strictest rubric gate: the rubric stays a categorical judgement
+    (pass or fail) and never becomes partial credit the policy can collect
+    from the easy items.
 
     Args:
       pass_threshold: for probabilistic rubrics, item k passes when

@@ -49,7 +49,7 @@ class GroupFilter:
       Yu et al., "DAPO: An Open-Source LLM Reinforcement Learning System at
       Scale", arXiv 2503.14476 (dynamic sampling).
       Xu et al., "Direct Reasoning Optimization" (DRO), arXiv 2506.13351
-      (filtering groups by their reward spread).
+      (dynamic data filtering, a related group-level filter).
     """
 
     min_accepted: Any = 1
