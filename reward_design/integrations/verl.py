@@ -1,0 +1,202 @@
+"""Reward functions for verl (``custom_reward_function`` and the batch reward manager).
+
+verl's ``NaiveRewardManager`` decodes each response and calls::
+
+    compute_score(data_source=..., solution_str=..., ground_truth=..., extra_info=...)
+
+(``ground_truth`` from ``non_tensor_batch["reward_model"]["ground_truth"]``).
+If the result is a dict, ``result["score"]`` is the reward placed on the last
+response token and every key is collected into ``reward_extra_info`` (so all
+results must carry the same keys). ``BatchRewardManager`` instead calls
+``compute_score(data_sources=..., solution_strs=..., ground_truths=...,
+extra_infos=..., **reward_kwargs)`` once per batch and expects a list of the
+same. (Read from ``verl/workers/reward_manager/naive.py`` and ``batch.py``.)
+
+Use the module-level `compute_score` directly::
+
+    custom_reward_function.path=<site-packages>/reward_design/integrations/verl.py
+    custom_reward_function.name=compute_score
+
+(verl loads that file by path as a stand-alone module, so this file uses
+absolute imports only), or write your own file with
+``compute_score = make_compute_score(objective)``. Set
+``reward_model.reward_manager=batch`` and ``name=compute_score_batch`` for
+the batched form.
+
+This module never imports verl or torch.
+
+References:
+  Damani et al., "Beyond Binary Rewards: Training LMs to Reason About Their
+  Uncertainty" (RLCR), arXiv 2507.16806.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from reward_design.integrations._matching import exact_match
+from reward_design.integrations._parsing import parse_answer_confidence
+from reward_design.integrations._scorer import Matcher, Parser, TextScorer
+
+__all__ = ["compute_score", "compute_score_batch", "make_compute_score", "VerlScore"]
+
+_RESERVED = ("score", "valid", "correct_match", "confidence")
+
+
+class VerlScore:
+    """verl ``compute_score`` built from an objective (see `make_compute_score`)."""
+
+    def __init__(self, scorer: TextScorer, batched: bool):
+        clash = sorted(set(scorer.component_names) & set(_RESERVED))
+        if clash:
+            raise ValueError(
+                f"objective component names {clash} clash with the keys the verl adapter "
+                f"reports ({list(_RESERVED)}); rename those terms."
+            )
+        self.scorer = scorer
+        self.batched = batched
+        self.__name__ = "compute_score_batch" if batched else "compute_score"
+
+    def _dicts(self, solution_strs: Sequence[Any], ground_truths: Sequence[Any]) -> list[dict]:
+        batch = self.scorer.score(
+            [s if isinstance(s, str) else None for s in solution_strs], list(ground_truths)
+        )
+        results = []
+        for i in range(len(batch.total)):
+            confidence = float(batch.confidence[i])
+            result = {
+                "score": float(batch.total[i]),
+                "valid": float(batch.valid[i]),
+                "correct_match": float(batch.correct[i]),
+                # -1 marks "no confidence parsed": verl averages these lists,
+                # and a NaN would poison the mean.
+                "confidence": confidence if confidence == confidence else -1.0,
+            }
+            for name in self.scorer.component_names:
+                result[name] = float(batch.components[name][i])
+            results.append(result)
+        return results
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.batched:
+            return self._batch(*args, **kwargs)
+        return self._single(*args, **kwargs)
+
+    def _single(
+        self,
+        data_source: Any = None,
+        solution_str: Any = None,
+        ground_truth: Any = None,
+        extra_info: Any = None,
+        **kwargs: Any,
+    ) -> dict[str, float]:
+        return self._dicts([solution_str], [ground_truth])[0]
+
+    def _batch(
+        self,
+        data_sources: Sequence[Any] | None = None,
+        solution_strs: Sequence[Any] | None = None,
+        ground_truths: Sequence[Any] | None = None,
+        extra_infos: Sequence[Any] | None = None,
+        **kwargs: Any,
+    ) -> list[dict[str, float]]:
+        if solution_strs is None or ground_truths is None:
+            raise ValueError(
+                "compute_score_batch needs solution_strs and ground_truths (lists of equal "
+                f"length); got solution_strs={type(solution_strs).__name__}, "
+                f"ground_truths={type(ground_truths).__name__}."
+            )
+        return self._dicts(list(solution_strs), list(ground_truths))
+
+
+def make_compute_score(
+    objective: Any = None,
+    *,
+    match: Matcher = exact_match,
+    invalid_reward: float = -1.0,
+    parse: Parser = parse_answer_confidence,
+    require_confidence: bool | None = None,
+    batched: bool = False,
+) -> Callable[..., Any]:
+    """A verl ``compute_score`` for ``objective``.
+
+    The returned callable has verl's signature,
+    ``compute_score(data_source, solution_str, ground_truth, extra_info=None,
+    **kwargs)`` (or, with ``batched=True``, ``compute_score(data_sources,
+    solution_strs, ground_truths, extra_infos=None, **kwargs)`` returning a
+    list), and returns a dict::
+
+        {"score": total, "valid": 1.0 or 0.0, "correct_match": matcher verdict,
+         "confidence": parsed confidence or -1, <component>: value, ...}
+
+    ``score`` is the objective's total on ``Rollouts(correct [N, 1],
+    confidence [N, 1])`` (the same numbers as the JAX objective), or
+    ``invalid_reward`` for text that cannot be scored (components 0 then).
+    Every dict has the same keys, as verl's ``reward_extra_info`` needs.
+    ``data_source`` and ``extra_info`` are accepted and ignored. Never
+    raises on text.
+
+    Args:
+      objective: from `rd.compose` (default: correctness + Brier, RLCR).
+      match: ``match(answer, ground_truth) -> bool | float in [0, 1]``.
+      invalid_reward: reward for text that cannot be scored.
+      parse: ``parse(text) -> (answer, confidence)``.
+      require_confidence: see `TextScorer`.
+      batched: return the batch-reward-manager form.
+
+    Raises:
+      ValueError: if a component is named like one of the reported keys.
+    """
+    scorer = TextScorer(
+        objective,
+        match=match,
+        invalid_reward=invalid_reward,
+        parse=parse,
+        require_confidence=require_confidence,
+    )
+    return VerlScore(scorer, batched=bool(batched))
+
+
+_default_single: VerlScore | None = None
+_default_batch: VerlScore | None = None
+
+
+def compute_score(
+    data_source: Any = None,
+    solution_str: Any = None,
+    ground_truth: Any = None,
+    extra_info: Any = None,
+    **kwargs: Any,
+) -> dict[str, float]:
+    """verl custom reward function: correctness + Brier (RLCR) on one response.
+
+    ``score = correct - (confidence - correct)^2`` with ``correct`` from
+    `exact_match` of the parsed ``<answer>`` against ``ground_truth`` and
+    ``confidence`` from ``<confidence>``; ``-1.0`` if either does not parse.
+    The dict also carries ``correct`` and ``brier`` (the two components),
+    ``valid``, ``correct_match`` and ``confidence``. See `make_compute_score`
+    for other objectives.
+
+    References:
+      Damani et al., "Beyond Binary Rewards: Training LMs to Reason About
+      Their Uncertainty" (RLCR), arXiv 2507.16806.
+    """
+    global _default_single
+    if _default_single is None:
+        _default_single = make_compute_score()
+    return _default_single(data_source, solution_str, ground_truth, extra_info, **kwargs)
+
+
+def compute_score_batch(
+    data_sources: Sequence[Any] | None = None,
+    solution_strs: Sequence[Any] | None = None,
+    ground_truths: Sequence[Any] | None = None,
+    extra_infos: Sequence[Any] | None = None,
+    **kwargs: Any,
+) -> list[dict[str, float]]:
+    """`compute_score` for verl's ``BatchRewardManager``: lists in, list of dicts out."""
+    global _default_batch
+    if _default_batch is None:
+        _default_batch = make_compute_score(batched=True)
+    return _default_batch(data_sources, solution_strs, ground_truths, extra_infos, **kwargs)
