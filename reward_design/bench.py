@@ -1,0 +1,462 @@
+"""Speed benchmark: a composed objective + advantages vs numpy, a Python loop and the memory floor.
+
+The objective measured is the one the library is pitched on: correctness +
+Brier, an `AllOf` rubric gate (``on_reject="drop"``) and GRPO advantages
+over the accepted members, on ``P x G`` rollouts with ``K`` boolean rubric
+items. For every size, on the same inputs and in one run:
+
+* ``jit``: the compiled objective + advantages (``jax.jit``,
+  ``block_until_ready``), min over repeats after warm-up;
+* ``numpy``: an idiomatic vectorised numpy implementation of the same math;
+* ``loop``: a per-completion Python loop as reward functions are commonly
+  written in RL frameworks (parse the completion text, score it, then group
+  statistics per prompt). Above ``loop_cap`` completions it is timed on the
+  first ``loop_cap`` and scaled linearly (marked ``loop_extrapolated``);
+* ``floor``: the bytes the computation must read and write divided by the
+  bandwidth of a large copy measured in the same run, on the same backend;
+* ``extra_term``: the same objective with one more term
+  (``ScoringRuleTerm(spherical_binary)``) — the marginal cost of a term;
+* ``vmap16`` / ``separate16``: 16 Brier weights swept with ``jax.vmap`` in
+  one call, vs 16 separate calls of the compiled step;
+* ``compile_s`` and ``retraces`` when hyperparameters change (must be 0).
+
+Run ``reward-design bench`` (or ``python benchmarks/speed.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import reward_design as rd
+
+__all__ = [
+    "make_inputs",
+    "make_objective",
+    "jax_step",
+    "numpy_step",
+    "python_loop_step",
+    "completion_texts",
+    "measure_copy_bandwidth",
+    "benchmark_size",
+    "run_benchmark",
+    "format_table",
+    "plot_results",
+    "main",
+]
+
+DEFAULT_SIZES = (1_024, 8_192, 65_536, 262_144, 1_048_576)
+
+
+# ---------------------------------------------------------------- inputs
+def make_inputs(num_rollouts: int, group_size: int = 8, num_items: int = 8, seed: int = 0):
+    """Random rollouts: ``correct``, ``confidence`` ``[P, G]`` and a bool rubric ``[P, G, K]``.
+
+    Each rubric item passes with probability 0.97, so about 78% of rollouts
+    pass all of 8 items (a realistic, mostly-accepting gate).
+    """
+    if num_rollouts % group_size:
+        raise ValueError(
+            f"num_rollouts ({num_rollouts}) must be a multiple of group_size ({group_size})."
+        )
+    p = num_rollouts // group_size
+    rng = np.random.default_rng(seed)
+    correct = (rng.uniform(size=(p, group_size)) < 0.6).astype(np.float32)
+    confidence = rng.uniform(size=(p, group_size)).astype(np.float32)
+    rubric = rng.uniform(size=(p, group_size, num_items)) < 0.97
+    return rd.Rollouts(correct=correct, confidence=confidence, rubric=rubric).validate()
+
+
+def make_objective(brier_weight: float = 1.0, extra_term: bool = False):
+    """correctness + Brier (+ spherical score) behind an AllOf gate with ``"drop"``."""
+    terms = {"correct": rd.terms.Correctness(), "brier": rd.terms.Brier(weight=brier_weight)}
+    if extra_term:
+        terms["spherical"] = rd.terms.ScoringRuleTerm(
+            rule=rd.scoring_rules.spherical_binary, weight=0.5
+        )
+    return rd.gates.Gated(gate=rd.gates.AllOf(), inner=rd.compose(**terms), on_reject="drop")
+
+
+def jax_step(objective, rollouts) -> jax.Array:
+    """The measured computation: rewards, gate, GRPO advantages over accepted members."""
+    out = objective(rollouts)
+    return rd.advantages.grpo(out.total, mask=out.accepted)
+
+
+# ---------------------------------------------------------------- references
+def numpy_step(
+    correct: np.ndarray,
+    confidence: np.ndarray,
+    rubric: np.ndarray,
+    brier_weight: float = 1.0,
+    eps: float = 1e-6,
+) -> np.ndarray:
+    """The same math in idiomatic, vectorised numpy."""
+    reward = correct - brier_weight * np.square(confidence - correct)
+    accepted = rubric.all(axis=-1)
+    n = accepted.sum(axis=1, keepdims=True)
+    r = np.where(accepted, reward, 0.0)
+    mean = r.sum(axis=1, keepdims=True) / np.maximum(n, 1)
+    sq = np.where(accepted, np.square(reward - mean), 0.0).sum(axis=1, keepdims=True)
+    std = np.sqrt(np.where(n > 1, sq / np.maximum(n - 1, 1), 0.0))
+    return np.where(accepted, (reward - mean) / (std + eps), 0.0).astype(np.float32)
+
+
+def completion_texts(correct: np.ndarray, confidence: np.ndarray) -> list[str]:
+    """RLCR-format completions whose answer is right iff ``correct`` (ground truth "42")."""
+    return [
+        f"<think>work</think><answer>{'42' if c else '17'}</answer><confidence>{p:.6f}</confidence>"
+        for c, p in zip(correct.reshape(-1).tolist(), confidence.reshape(-1).tolist(), strict=True)
+    ]
+
+
+_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
+_CONFIDENCE = re.compile(r"<confidence>(.*?)</confidence>", re.S)
+
+
+def python_loop_step(
+    texts: Sequence[str],
+    rubric_rows: Sequence[Sequence[bool]],
+    group_size: int,
+    truth: str = "42",
+    brier_weight: float = 1.0,
+    eps: float = 1e-6,
+) -> list[float]:
+    """A per-completion Python loop, as reward functions are commonly written.
+
+    Parses each completion, scores correctness + Brier, applies the rubric
+    gate, then computes GRPO statistics group by group with ``statistics``.
+    """
+    rewards: list[float] = []
+    accepted: list[bool] = []
+    for text, items in zip(texts, rubric_rows, strict=True):
+        answer = _ANSWER.findall(text)
+        conf = _CONFIDENCE.findall(text)
+        correct = 1.0 if answer and answer[-1].strip() == truth else 0.0
+        c = float(conf[-1]) if conf else 0.5
+        rewards.append(correct - brier_weight * (c - correct) ** 2)
+        accepted.append(all(items))
+    advantages = [0.0] * len(rewards)
+    for start in range(0, len(rewards), group_size):
+        idx = [i for i in range(start, start + group_size) if accepted[i]]
+        vals = [rewards[i] for i in idx]
+        if not vals:
+            continue
+        mean = statistics.fmean(vals)
+        std = statistics.stdev(vals) if len(vals) > 1 else 0.0
+        for i in idx:
+            advantages[i] = (rewards[i] - mean) / (std + eps)
+    return advantages
+
+
+# ---------------------------------------------------------------- timing
+def _min_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure_copy_bandwidth(num_bytes: int = 1 << 28, repeats: int = 5) -> dict[str, float]:
+    """Bytes/s of a large copy (read + write counted), the memory floor's yardstick.
+
+    Measured two ways and the faster one is used, so the floor is the
+    strictest we can justify: a compiled ``x + 1`` on the default JAX backend
+    with the input buffer donated (no fresh allocation per call), and, on
+    CPU, numpy's ``copyto`` into a preallocated array.
+
+    Returns:
+      ``{"jax": ..., "numpy": ... (CPU only), "used": max of them}`` in bytes/s.
+    """
+    n = num_bytes // 4
+    step = jax.jit(lambda a: a + 1.0, donate_argnums=0)
+    state = {"x": jnp.ones((n,), jnp.float32)}
+
+    def run_jax():
+        state["x"] = step(state["x"])
+        state["x"].block_until_ready()
+
+    out = {"jax": 2 * n * 4 / _min_time(run_jax, repeats, warmup=2)}
+    del state["x"]
+    if jax.default_backend() == "cpu":
+        src = np.ones((n,), np.float32)
+        dst = np.empty_like(src)
+        out["numpy"] = 2 * n * 4 / _min_time(lambda: np.copyto(dst, src), repeats, warmup=2)
+    out["used"] = max(out.values())
+    return out
+
+
+def _floor_bytes(num_rollouts: int, num_items: int) -> int:
+    # read correct (f32), confidence (f32), rubric (1 byte per bool item); write advantages (f32)
+    return num_rollouts * (4 + 4 + num_items + 4)
+
+
+def benchmark_size(
+    num_rollouts: int,
+    group_size: int,
+    num_items: int,
+    bandwidth: float,
+    repeats: int = 20,
+    loop_cap: int = 1 << 17,
+    sweep: int = 16,
+) -> dict[str, Any]:
+    """Times every implementation on one input size; checks they agree."""
+    r = make_inputs(num_rollouts, group_size, num_items)
+    r_dev = jax.device_put(r)
+    correct, confidence, rubric = (np.asarray(x) for x in (r.correct, r.confidence, r.rubric))
+    objective = make_objective()
+
+    traces = {"n": 0}
+
+    def counted(objective, rollouts):
+        traces["n"] += 1
+        return jax_step(objective, rollouts)
+
+    step = jax.jit(counted)
+    start = time.perf_counter()
+    first = step(objective, r_dev).block_until_ready()
+    compile_s = time.perf_counter() - start
+    t_jit = _min_time(lambda: step(objective, r_dev).block_until_ready(), repeats)
+    traces_before = traces["n"]
+    weights = np.linspace(0.25, 4.0, sweep, dtype=np.float32)
+    for w in weights:
+        step(make_objective(float(w)), r_dev).block_until_ready()
+    retraces = traces["n"] - traces_before
+
+    ref = numpy_step(correct, confidence, rubric)
+    np.testing.assert_allclose(np.asarray(first), ref, rtol=2e-4, atol=2e-4)
+    t_numpy = _min_time(lambda: numpy_step(correct, confidence, rubric), max(3, repeats // 4))
+
+    n_loop = min(num_rollouts, loop_cap)
+    n_loop -= n_loop % group_size
+    texts = completion_texts(correct, confidence)[:n_loop]
+    rows = rubric.reshape(-1, num_items)[:n_loop].tolist()
+    loop_out = python_loop_step(texts, rows, group_size)
+    np.testing.assert_allclose(np.asarray(loop_out), ref.reshape(-1)[:n_loop], rtol=1e-3, atol=1e-3)
+    t_loop = _min_time(lambda: python_loop_step(texts, rows, group_size), 1, warmup=0)
+    t_loop *= num_rollouts / n_loop
+
+    extra = make_objective(extra_term=True)
+    step_extra = jax.jit(jax_step)
+    step_extra(extra, r_dev).block_until_ready()
+    t_extra = _min_time(lambda: step_extra(extra, r_dev).block_until_ready(), repeats)
+
+    sweep_fn = jax.jit(jax.vmap(lambda w, rr: jax_step(make_objective(w), rr), in_axes=(0, None)))
+    w_dev = jnp.asarray(weights)
+    swept = sweep_fn(w_dev, r_dev).block_until_ready()
+    np.testing.assert_allclose(
+        np.asarray(swept[-1]),
+        numpy_step(correct, confidence, rubric, brier_weight=float(weights[-1])),
+        rtol=2e-4,
+        atol=2e-4,
+    )
+    t_vmap = _min_time(lambda: sweep_fn(w_dev, r_dev).block_until_ready(), max(3, repeats // 4))
+    objectives = [make_objective(float(w)) for w in weights]
+
+    def separate():
+        outs = [step(o, r_dev) for o in objectives]
+        jax.block_until_ready(outs)
+
+    t_sep = _min_time(separate, max(3, repeats // 4))
+    t_floor = _floor_bytes(num_rollouts, num_items) / bandwidth
+
+    return {
+        "rollouts": num_rollouts,
+        "group_size": group_size,
+        "rubric_items": num_items,
+        "seconds": {
+            "jit": t_jit,
+            "numpy": t_numpy,
+            "loop": t_loop,
+            "floor": t_floor,
+            "extra_term": t_extra,
+            f"vmap{sweep}": t_vmap,
+            f"separate{sweep}": t_sep,
+        },
+        "ratios": {
+            "numpy_over_jit": t_numpy / t_jit,
+            "loop_over_jit": t_loop / t_jit,
+            "jit_over_floor": t_jit / t_floor,
+            "extra_term_overhead": t_extra / t_jit - 1.0,
+            f"vmap{sweep}_over_one": t_vmap / t_jit,
+            f"separate{sweep}_over_one": t_sep / t_jit,
+        },
+        "compile_s": compile_s,
+        "retraces": retraces,
+        "loop_extrapolated": n_loop < num_rollouts,
+        "loop_measured_on": n_loop,
+        "floor_bytes": _floor_bytes(num_rollouts, num_items),
+    }
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "devices": [d.device_kind for d in jax.devices()],
+    }
+
+
+def run_benchmark(
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    group_size: int = 8,
+    num_items: int = 8,
+    repeats: int = 20,
+    loop_cap: int = 1 << 17,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Runs `benchmark_size` for every size; returns the JSON-ready result."""
+    bandwidth = measure_copy_bandwidth()
+    rows = []
+    for n in sizes:
+        row = benchmark_size(n, group_size, num_items, bandwidth["used"], repeats, loop_cap)
+        rows.append(row)
+        if progress:
+            print(f"  {n:>9} rollouts: jit {row['seconds']['jit'] * 1e3:9.3f} ms", flush=True)
+    return {
+        "benchmark": "speed",
+        "machine": _machine(),
+        "copy_bandwidth_bytes_per_s": bandwidth["used"],
+        "copy_bandwidth_measurements": bandwidth,
+        "config": {
+            "sizes": list(sizes),
+            "group_size": group_size,
+            "rubric_items": num_items,
+            "repeats": repeats,
+            "loop_cap": loop_cap,
+        },
+        "timestamp_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "rows": rows,
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """Ratios first, absolute times second, machine and backend named."""
+    m = result["machine"]
+    lines = [
+        f"reward_design bench — {m['backend']} ({', '.join(sorted(set(m['devices'])))}), "
+        f"{m['cpu_count']} CPUs, jax {m['jax']}, {m['platform']}",
+        f"copy bandwidth {result['copy_bandwidth_bytes_per_s'] / 1e9:.1f} GB/s; objective = "
+        "correctness + Brier + AllOf gate (drop) + GRPO advantages",
+        "",
+        "ratios (higher numpy/jit and loop/jit is better; jit/floor near 1 is best)",
+        f"{'rollouts':>10}{'numpy/jit':>11}{'loop/jit':>11}{'jit/floor':>11}"
+        f"{'+1 term':>9}{'vmap16/1':>10}{'16 calls/1':>12}{'retraces':>10}",
+    ]
+    for row in result["rows"]:
+        q = row["ratios"]
+        loop = f"{q['loop_over_jit']:.0f}" + ("*" if row["loop_extrapolated"] else "")
+        lines.append(
+            f"{row['rollouts']:>10}{q['numpy_over_jit']:>11.1f}{loop:>11}"
+            f"{q['jit_over_floor']:>11.2f}{q['extra_term_overhead'] * 100:>8.0f}%"
+            f"{q['vmap16_over_one']:>10.2f}{q['separate16_over_one']:>12.2f}{row['retraces']:>10}"
+        )
+    lines += [
+        "",
+        "absolute times (ms)",
+        f"{'rollouts':>10}{'jit':>10}{'numpy':>10}{'loop':>12}{'floor':>10}"
+        f"{'+1 term':>10}{'vmap16':>10}{'compile s':>11}",
+    ]
+    for row in result["rows"]:
+        s = row["seconds"]
+        lines.append(
+            f"{row['rollouts']:>10}{s['jit'] * 1e3:>10.3f}{s['numpy'] * 1e3:>10.3f}"
+            f"{s['loop'] * 1e3:>12.1f}{s['floor'] * 1e3:>10.3f}{s['extra_term'] * 1e3:>10.3f}"
+            f"{s['vmap16'] * 1e3:>10.3f}{row['compile_s']:>11.2f}"
+        )
+    if any(row["loop_extrapolated"] for row in result["rows"]):
+        lines.append("* loop timed on the first completions and scaled linearly")
+    return "\n".join(lines)
+
+
+def plot_results(result: dict[str, Any], path: str | os.PathLike) -> Path:
+    """PNG: time vs number of rollouts for each implementation (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [row["rollouts"] for row in result["rows"]]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for key, label, style in [
+        ("loop", "Python loop (per completion)", "o-"),
+        ("numpy", "numpy (vectorised)", "s-"),
+        ("jit", "reward_design (jax.jit)", "D-"),
+        ("extra_term", "reward_design + 1 term", "d--"),
+        ("floor", "memory floor", "k:"),
+    ]:
+        ax.plot(sizes, [row["seconds"][key] for row in result["rows"]], style, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rollouts (P x G)")
+    ax.set_ylabel("seconds per step (min of repeats)")
+    m = result["machine"]
+    ax.set_title(f"objective + GRPO advantages — {m['backend']}, {m['cpu_count']} CPUs")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(s) for s in DEFAULT_SIZES),
+        help="comma-separated numbers of rollouts (P x G)",
+    )
+    parser.add_argument("--group-size", type=int, default=8)
+    parser.add_argument("--rubric-items", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--loop-cap", type=int, default=1 << 17)
+    parser.add_argument("--quick", action="store_true", help="sizes up to 65536, fewer repeats")
+    parser.add_argument("--json", default=None, help="write the result JSON here")
+    parser.add_argument("--plot", default=None, help="write the PNG here")
+
+
+def run(args: argparse.Namespace) -> int:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    repeats = args.repeats
+    if args.quick:
+        sizes = [s for s in sizes if s <= 65_536] or sizes[:1]
+        repeats = min(repeats, 5)
+    result = run_benchmark(sizes, args.group_size, args.rubric_items, repeats, args.loop_cap)
+    print(format_table(result))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    if args.plot:
+        print(f"wrote {plot_results(result, args.plot)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="reward-design bench", description=__doc__.splitlines()[0]
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

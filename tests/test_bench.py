@@ -1,0 +1,69 @@
+"""The benchmark's three implementations compute the same numbers; no retraces."""
+
+import jax
+import numpy as np
+import pytest
+
+from reward_design import bench
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    r = bench.make_inputs(512, group_size=8, num_items=6, seed=3)
+    return r, *(np.asarray(x) for x in (r.correct, r.confidence, r.rubric))
+
+
+@pytest.mark.parametrize("w", [0.25, 1.0, 3.0])
+def test_jit_numpy_and_loop_agree(inputs, w):
+    r, correct, confidence, rubric = inputs
+    got = np.asarray(jax.jit(bench.jax_step)(bench.make_objective(w), r))
+    ref = bench.numpy_step(correct, confidence, rubric, brier_weight=w)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+    texts = bench.completion_texts(correct, confidence)
+    loop = bench.python_loop_step(texts, rubric.reshape(-1, 6).tolist(), 8, brier_weight=w)
+    np.testing.assert_allclose(np.asarray(loop).reshape(ref.shape), ref, rtol=1e-4, atol=1e-4)
+    # rejected rollouts get 0 and some groups are partially rejected
+    accepted = rubric.all(-1)
+    assert np.all(got[~accepted] == 0) and 0 < accepted.mean() < 1
+
+
+def test_extra_term_changes_the_reward_by_the_spherical_score(inputs):
+    r, correct, confidence, _ = inputs
+    base = bench.make_objective()(r)
+    extra = bench.make_objective(extra_term=True)(r)
+    p, y = confidence.astype(np.float64), correct
+    q = np.where(y == 1, p, 1 - p)
+    spherical_loss = 1 - q / np.sqrt(p**2 + (1 - p) ** 2)  # Gneiting & Raftery, as a loss
+    np.testing.assert_allclose(
+        np.asarray(extra.total) - np.asarray(base.total), -0.5 * spherical_loss, atol=1e-5
+    )
+
+
+def test_benchmark_size_reports_zero_retraces_and_consistent_ratios():
+    bw = bench.measure_copy_bandwidth(num_bytes=1 << 22, repeats=1)
+    assert bw["used"] >= bw["jax"] > 0
+    row = bench.benchmark_size(256, 8, 4, bw["used"], repeats=1, loop_cap=128, sweep=4)
+    assert row["retraces"] == 0
+    s, q = row["seconds"], row["ratios"]
+    assert q["numpy_over_jit"] == pytest.approx(s["numpy"] / s["jit"])
+    assert row["loop_extrapolated"] and row["loop_measured_on"] == 128
+    assert row["floor_bytes"] == 256 * (4 + 4 + 4 + 4)
+    text = bench.format_table(
+        {
+            "machine": bench._machine(),
+            "copy_bandwidth_bytes_per_s": bw["used"],
+            "rows": [
+                {
+                    **row,
+                    "ratios": {**q, "vmap16_over_one": 1.0, "separate16_over_one": 1.0},
+                    "seconds": {**s, "vmap16": 1.0},
+                }
+            ],
+        }
+    )
+    assert "256" in text and "ratios" in text.splitlines()[3]
+
+
+def test_inputs_must_fill_whole_groups():
+    with pytest.raises(ValueError, match="multiple of group_size"):
+        bench.make_inputs(10, group_size=8)
