@@ -1,0 +1,46 @@
+"""Scoring rules as losses, propriety checks and the confidence-reward audit.
+
+Conventions (they hold for every function in this package):
+
+* **Argument order: forecast first, outcome second** -- ``rule(probs,
+  outcome)`` for the multiclass rules (``probs [..., C]`` probabilities,
+  ``outcome [...]`` integer class index) and ``rule(p, y)`` for the binary
+  rules (``p`` the probability of ``y = 1``, ``y`` in {0, 1}). Confidence
+  rewards follow the same order: ``reward_fn(confidence, correct)``.
+* **Orientation: scoring rules are losses** (negatively oriented, lower is
+  better), one value per instance, no reduction. Reward terms built from them
+  (`rd.terms.Brier`, `rd.terms.ScoringRuleTerm`) negate them.
+* The rules are jittable and differentiable and never branch on values; check
+  inputs once, eagerly, with `validate_forecast`.
+
+Example:
+  >>> import reward_design as rd
+  >>> float(rd.scoring_rules.brier_binary(0.8, 1))  # (0.8 - 1)^2
+  0.04...
+"""
+
+from reward_design.scoring_rules._brier import brier as brier
+from reward_design.scoring_rules._brier import brier_binary as brier_binary
+from reward_design.scoring_rules._log import log as log
+from reward_design.scoring_rules._log import log_binary as log_binary
+from reward_design.scoring_rules._power import power as power
+from reward_design.scoring_rules._ranked_probability import (
+    ranked_probability as ranked_probability,
+)
+from reward_design.scoring_rules._spherical import pseudospherical as pseudospherical
+from reward_design.scoring_rules._spherical import spherical as spherical
+from reward_design.scoring_rules._spherical import spherical_binary as spherical_binary
+from reward_design.scoring_rules._validate import validate_forecast as validate_forecast
+
+__all__ = [
+    "brier",
+    "brier_binary",
+    "log",
+    "log_binary",
+    "power",
+    "pseudospherical",
+    "ranked_probability",
+    "spherical",
+    "spherical_binary",
+    "validate_forecast",
+]
