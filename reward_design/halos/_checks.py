@@ -122,8 +122,11 @@ def scalar_hyper(
     high: float | None = None,
     low_open: bool = False,
     high_open: bool = False,
-) -> jax.Array:
-    """A scalar hyperparameter as a JAX value; range-checked when concrete.
+) -> Any:
+    """A scalar hyperparameter, range-checked when concrete.
+
+    Returns Python numbers and JAX arrays unchanged, numpy values as numpy
+    arrays (integers as float32), tracers unchanged.
 
     Tracers (under ``jax.jit`` / ``jax.vmap``) pass unchecked, so one compiled
     function serves every value of the hyperparameter.

@@ -181,3 +181,27 @@ def test_bad_inputs_raise():
         halos.dpo_loss(pc.astype(bool), pr, rc, rr)
     with pytest.raises(ValueError, match="must have shape"):
         halos.preference_rewards(pc[:, None], pr, rc, rr)
+
+
+@pytest.mark.parametrize("eps", [0.05, 0.2, 0.4])
+def test_cdpo_optimum_is_the_noise_adjusted_margin(eps):
+    """cDPO is minimised where sigmoid(beta delta) = 1 - eps, i.e. beta delta = log((1-eps)/eps)."""
+    beta = 0.5
+    star = np.log((1 - eps) / eps) / beta
+
+    def loss_at(delta):
+        z = jnp.zeros(1)
+        return halos.dpo_loss(jnp.reshape(delta, (1,)), z, z, z, beta, label_smoothing=eps)[0]
+
+    np.testing.assert_allclose(jax.grad(loss_at)(jnp.float32(star)), 0.0, atol=1e-6)
+    assert float(loss_at(star)) < float(loss_at(star + 0.5))
+    assert float(loss_at(star)) < float(loss_at(star - 0.5))
+
+
+def test_ipo_and_hinge_targets():
+    """IPO is 0 exactly at delta = 1/(2 beta); the hinge is 0 once beta delta >= 1."""
+    beta = 0.25
+    delta = np.array([1 / (2 * beta), 1 / beta, 1 / beta + 3.0], np.float32)
+    z = np.zeros(3, np.float32)
+    np.testing.assert_allclose(halos.dpo_loss(delta, z, z, z, beta, "ipo")[0], 0.0, atol=1e-10)
+    np.testing.assert_array_equal(halos.dpo_loss(delta, z, z, z, beta, "hinge")[1:], 0.0)

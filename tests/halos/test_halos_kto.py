@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import reward_design as rd
 
@@ -255,3 +257,38 @@ def test_weight_check_bad_input():
     with pytest.warns(UserWarning, match="ratio|outside"):
         check = halos.check_kto_weights(10, 0)
     assert check.ratio == np.inf and check.undesirable_weight_range is None
+
+
+_jit_kto = jax.jit(halos.kto_loss)
+
+
+@given(
+    r=st.lists(st.floats(-50.0, 50.0), min_size=2, max_size=2),
+    kl=st.floats(-5.0, 5.0),
+    beta=st.floats(0.01, 3.0),
+    w_d=st.floats(0.0, 3.0),
+    w_u=st.floats(0.0, 3.0),
+)
+def test_kto_loss_bounded_and_monotone(r, kl, beta, w_d, w_u):
+    """Each loss lies in [0, weight]; raising r lowers desirable and raises undesirable losses."""
+    lo, hi = sorted(r)
+    pol = np.array([lo, hi, lo, hi], np.float32)
+    lab = np.array([True, True, False, False])
+    out = np.asarray(_jit_kto(pol, np.zeros(4, np.float32), lab, kl, beta, w_d, w_u))
+    weights = np.array([w_d, w_d, w_u, w_u])
+    assert np.all(out >= 0) and np.all(out <= weights * (1 + 1e-6))
+    assert out[1] <= out[0] + 1e-7  # desirable: higher reward, lower loss
+    assert out[3] >= out[2] - 1e-7  # undesirable: higher reward, higher loss
+
+
+def test_bfloat16_inputs():
+    pol, ref, lab, *_ = _batch()
+    got = halos.kto_loss(pol.astype(jnp.bfloat16), ref.astype(jnp.bfloat16), lab, 0.3, 0.1)
+    expected = halos.kto_loss(
+        pol.astype(jnp.bfloat16).astype(np.float32),
+        ref.astype(jnp.bfloat16).astype(np.float32),
+        lab,
+        0.3,
+        0.1,
+    )
+    np.testing.assert_allclose(np.asarray(got, np.float32), expected, atol=1e-2)
