@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -20,19 +21,9 @@ class LbfgsResult(NamedTuple):
     num_iter: jax.Array
 
 
-def minimize_lbfgs(
-    fun: Callable[..., jax.Array],
-    init_params: Any,
-    *data: Any,
-    max_iter: int = 200,
-    tol: float = 1e-6,
-) -> LbfgsResult:
-    """Minimises a smooth ``fun(params, *data) -> scalar`` with optax's L-BFGS + zoom line search.
-
-    Stops when the gradient's L2 norm drops below ``tol`` or after
-    ``max_iter`` iterations; the loop is a ``jax.lax.while_loop`` so the whole
-    fit compiles once; ``data`` are passed as arguments, not baked-in constants.
-    """
+@functools.lru_cache(maxsize=64)
+def _runner(fun: Callable[..., jax.Array], max_iter: int, tol: float) -> Callable:
+    """One jitted solver per (objective, settings), so refits with the same shapes reuse it."""
     solver = optax.lbfgs()
 
     def step_fn(data):
@@ -65,5 +56,22 @@ def minimize_lbfgs(
         value, grad = jax.value_and_grad(fun)(params, *data)
         return params, value, otu.tree_norm(grad), otu.tree_get(state, "count")
 
+    return run
+
+
+def minimize_lbfgs(
+    fun: Callable[..., jax.Array],
+    init_params: Any,
+    *data: Any,
+    max_iter: int = 200,
+    tol: float = 1e-6,
+) -> LbfgsResult:
+    """Minimises a smooth ``fun(params, *data) -> scalar`` with optax's L-BFGS + zoom line search.
+
+    Stops when the gradient's L2 norm drops below ``tol`` or after
+    ``max_iter`` iterations; the loop is a ``jax.lax.while_loop`` so the whole
+    fit compiles once; ``data`` are passed as arguments, not baked-in constants.
+    """
+    run = _runner(fun, int(max_iter), float(tol))
     params, value, grad_norm, count = run(init_params, tuple(data))
     return LbfgsResult(params, value, grad_norm, jnp.asarray(count))

@@ -62,6 +62,8 @@ class TemperatureScaling(BaseEstimator):
       Networks", ICML 2017, arXiv 1706.04599.
     """
 
+    _input_kind = "logits"
+
     def __init__(self, max_iter: int = 200, tol: float = 1e-6):
         self.max_iter = max_iter
         self.tol = tol
