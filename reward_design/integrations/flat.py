@@ -158,6 +158,7 @@ def to_grouped(values: Any, index: FlatIndex, fill_value: Any = 0) -> jax.Array:
             f"values must have shape [N, ...] with N = {index.num_samples}; got shape {x.shape}."
         )
     p, g = index.shape
+    x = jnp.asarray(x)  # float64 numpy -> JAX's default float, as everywhere in JAX
     out = jnp.full((p, g, *x.shape[1:]), fill_value, dtype=x.dtype)
     return out.at[index.rows, index.cols].set(x)
 
@@ -221,6 +222,18 @@ def rollouts_from_flat(
     return rollouts, index
 
 
+def _flat_advantages_impl(rewards, keep, rows, cols, grouped_mask, estimator, kwargs):
+    p, g = grouped_mask.shape
+    grouped = jnp.zeros((p, g), rewards.dtype).at[rows, cols].set(rewards)
+    mask = grouped_mask & jnp.zeros((p, g), bool).at[rows, cols].set(keep)
+    return estimator(grouped, mask=mask, **dict(kwargs))[rows, cols]
+
+
+# One program per (N, P, G, estimator, options): grouping, estimator and
+# scatter-back fused, instead of dispatching each operation eagerly.
+_flat_advantages = jax.jit(_flat_advantages_impl, static_argnames=("estimator", "kwargs"))
+
+
 def flat_advantages(
     rewards: Any,
     *,
@@ -234,30 +247,41 @@ def flat_advantages(
 
     Groups the rewards (`flat_index`), applies ``estimator(rewards [P, G],
     mask=[P, G], **estimator_kwargs)`` (default `rd.advantages.grpo`) with
-    padding and ``mask == False`` samples masked out, and scatters back.
+    padding and ``mask == False`` samples masked out, and scatters back, in
+    one jitted program.
 
     Args:
       rewards: ``[N]`` rewards.
       group_ids / group_size: the grouping (see `flat_index`).
       estimator: e.g. `rd.advantages.grpo`, `dr_grpo`, `rloo`.
       mask: optional ``[N]`` bool, samples to exclude (advantage 0).
-      **estimator_kwargs: passed on (e.g. ``eps``, ``scale``).
+      **estimator_kwargs: passed on (e.g. ``eps``, ``scale``); they are
+        static (hashable values).
     """
     from reward_design import advantages as _advantages
 
     if estimator is None:
         estimator = _advantages.grpo
-    r = _array(rewards)
+    r = jnp.asarray(_array(rewards))
     if r.ndim != 1:
         raise ValueError(f"rewards must have shape [N]; got shape {r.shape}.")
+    if not jnp.issubdtype(r.dtype, jnp.floating):
+        r = r.astype(jnp.float32)
     index = flat_index(group_ids, group_size=group_size, num_samples=r.shape[0])
-    grouped_mask = jnp.asarray(index.mask)
-    if mask is not None:
-        m = _array(mask)
-        if m.shape != r.shape or m.dtype != np.bool_:
+    if mask is None:
+        keep = np.ones(r.shape, bool)
+    else:
+        keep = _array(mask)
+        if keep.shape != r.shape or keep.dtype != np.bool_:
             raise ValueError(
-                f"mask must be a boolean array of shape {r.shape}; got {m.dtype} {m.shape}."
+                f"mask must be a boolean array of shape {r.shape}; got {keep.dtype} {keep.shape}."
             )
-        grouped_mask = grouped_mask & to_grouped(m, index, False)
-    grouped = to_grouped(r.astype(np.float32) if isinstance(r, np.ndarray) else r, index)
-    return to_flat(estimator(grouped, mask=grouped_mask, **estimator_kwargs), index)
+    return _flat_advantages(
+        r,
+        keep,
+        index.rows,
+        index.cols,
+        index.mask,
+        estimator=estimator,
+        kwargs=tuple(sorted(estimator_kwargs.items())),
+    )
