@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from reward_design._reduce import last_max, last_sum
+
 __all__ = ["grpo", "dr_grpo", "rloo", "group_mean", "group_std"]
 
 
@@ -47,7 +49,7 @@ def _shift(r: jax.Array, m: jax.Array) -> jax.Array:
     makes constant groups exactly 0 (no rounding residue) and reduces
     cancellation for large rewards.
     """
-    top = jnp.max(jnp.where(m, r, -jnp.inf), axis=1, keepdims=True)
+    top = last_max(jnp.where(m, r, -jnp.inf), keepdims=True)
     top = jnp.where(jnp.isfinite(top), top, 0.0)
     return jnp.where(m, r - jax.lax.stop_gradient(top), 0.0)
 
@@ -55,8 +57,8 @@ def _shift(r: jax.Array, m: jax.Array) -> jax.Array:
 def group_mean(rewards: ArrayLike, mask: ArrayLike | None = None) -> jax.Array:
     """``[P, 1]`` mean of each group's valid members (0 for empty groups)."""
     r, m = _prepare(rewards, mask, "group_mean")
-    n = jnp.sum(m, axis=1, keepdims=True)
-    s = jnp.sum(jnp.where(m, r, 0.0), axis=1, keepdims=True)
+    n = last_sum(m, keepdims=True)
+    s = last_sum(jnp.where(m, r, 0.0), keepdims=True)
     return s / jnp.maximum(n, 1)
 
 
@@ -73,9 +75,9 @@ def group_std(rewards: ArrayLike, mask: ArrayLike | None = None, ddof: int = 1) 
     (``torch.std``). Groups with ``n <= ddof`` valid members get 0.
     """
     r, m = _prepare(rewards, mask, "group_std")
-    n = jnp.sum(m, axis=1, keepdims=True)
-    mean = jnp.sum(jnp.where(m, r, 0.0), axis=1, keepdims=True) / jnp.maximum(n, 1)
-    sq = jnp.sum(jnp.where(m, jnp.square(r - mean), 0.0), axis=1, keepdims=True)
+    n = last_sum(m, keepdims=True)
+    mean = last_sum(jnp.where(m, r, 0.0), keepdims=True) / jnp.maximum(n, 1)
+    sq = last_sum(jnp.where(m, jnp.square(r - mean), 0.0), keepdims=True)
     var = jnp.where(n > ddof, sq / jnp.maximum(n - ddof, 1), 0.0)
     return _safe_sqrt(var)
 
@@ -160,7 +162,7 @@ def rloo(rewards: ArrayLike, mask: ArrayLike | None = None) -> jax.Array:
     """
     r, m = _prepare(rewards, mask, "rloo")
     r = _shift(r, m)
-    n = jnp.sum(m, axis=1, keepdims=True)
-    s = jnp.sum(jnp.where(m, r, 0.0), axis=1, keepdims=True)
+    n = last_sum(m, keepdims=True)
+    s = last_sum(jnp.where(m, r, 0.0), keepdims=True)
     loo = (s - r) / jnp.maximum(n - 1, 1)
     return jnp.where(m & (n > 1), r - loo, 0.0)

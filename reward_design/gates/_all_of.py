@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 from flax import struct
 
+from reward_design._reduce import last_all
 from reward_design.gates._base import Gate
 from reward_design.gates._rubric import check_pass_threshold, finish, rubric_passes
 from reward_design.rollouts import Rollouts
@@ -48,4 +48,4 @@ class AllOf(Gate):
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         passes = rubric_passes(rollouts, self.pass_threshold, "AllOf")
-        return finish(jnp.all(passes, axis=-1), rollouts, "AllOf")
+        return finish(last_all(passes), rollouts, "AllOf")

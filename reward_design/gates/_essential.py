@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from reward_design._reduce import last_all
 from reward_design.gates._base import Gate
 from reward_design.gates._function_gate import as_gate
 from reward_design.gates._rubric import check_pass_threshold, finish, rubric_passes
@@ -88,7 +89,7 @@ class Essential(Gate):
                 f"Essential.indices {list(self.indices)} refer to items beyond the K = "
                 f"{num_items} rubric items of Rollouts.rubric."
             )
-        verdict = jnp.all(passes[..., jnp.asarray(self.indices)], axis=-1)
+        verdict = last_all(passes[..., jnp.asarray(self.indices)])
         if self.rest is not None:
             others = [k for k in range(num_items) if k not in self.indices]
             if not others:

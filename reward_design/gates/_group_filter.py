@@ -10,6 +10,7 @@ import numpy as np
 from flax import struct
 from jax.typing import ArrayLike
 
+from reward_design._reduce import last_max, last_sum
 from reward_design.gates._rubric import check_scalar, is_concrete
 
 __all__ = ["GroupFilter"]
@@ -115,12 +116,12 @@ class GroupFilter:
             if m.dtype != jnp.bool_:
                 raise TypeError(f"GroupFilter: {name} must be boolean; got dtype {m.dtype}.")
         r = r.astype(jnp.float32)
-        n_accepted = jnp.sum(acc, axis=1, dtype=jnp.float32)
+        n_accepted = last_sum(acc).astype(jnp.float32)
         too_few = n_accepted < jnp.asarray(self.min_accepted, jnp.float32)
         if self.drop_degenerate:
-            hi = jnp.max(jnp.where(sig, r, -jnp.inf), axis=1)
-            lo = jnp.min(jnp.where(sig, r, jnp.inf), axis=1)
-            n_signal = jnp.sum(sig, axis=1)
+            hi = last_max(jnp.where(sig, r, -jnp.inf))
+            lo = -last_max(jnp.where(sig, -r, -jnp.inf))
+            n_signal = last_sum(sig)
             spread = jnp.where(n_signal >= 2, hi - lo, 0.0)
             degenerate = spread <= jnp.asarray(self.atol, jnp.float32)
         else:

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from reward_design._reduce import last_dot
 from reward_design.gates._base import Gate
 from reward_design.gates._rubric import check_pass_threshold, check_scalar, finish, rubric_passes
 from reward_design.rollouts import Rollouts
@@ -88,7 +89,7 @@ class WeightedThreshold(Gate):
                 f"WeightedThreshold.weights must have shape [K] = [{num_items}] to match "
                 f"Rollouts.rubric; got shape {w.shape}."
             )
-        return passes.astype(jnp.float32) @ w
+        return last_dot(passes.astype(jnp.float32), w)
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         score = self.score(rollouts)
