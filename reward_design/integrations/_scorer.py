@@ -173,15 +173,16 @@ class TextScorer:
         self.require_confidence = uses_confidence or bool(require_confidence)
         self._feeds_confidence = uses_confidence
         self.component_names = tuple(self._component_names())
-        self._cache_key: Any = None
-        self._cache_value: ScoredBatch | None = None
+        # (key, ScoredBatch) of the last batch, read and written as one tuple so
+        # that concurrent callers (verl runs compute_score in a thread pool)
+        # never pair one batch's key with another's result.
+        self._cache: tuple[Any, ScoredBatch] | None = None
         self._warned = False
 
     # Pickling (e.g. tunix's reward worker pool) drops the one-batch cache.
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_cache_key"] = None
-        state["_cache_value"] = None
+        state["_cache"] = None
         return state
 
     def _component_names(self) -> list[str]:
@@ -256,9 +257,10 @@ class TextScorer:
                 "expected one ground truth per completion."
             )
         key = (texts, ground_truths)
+        cache = self._cache
         try:
-            if self._cache_value is not None and key == self._cache_key:
-                return self._cache_value
+            if cache is not None and key == cache[0]:
+                return cache[1]
         except Exception:  # noqa: BLE001 - uncomparable ground truths: just recompute
             pass
 
@@ -291,5 +293,5 @@ class TextScorer:
         result = ScoredBatch(
             total=total, components=components, valid=valid, correct=correct, confidence=confidence
         )
-        self._cache_key, self._cache_value = (list(texts), list(ground_truths)), result
+        self._cache = ((list(texts), list(ground_truths)), result)
         return result

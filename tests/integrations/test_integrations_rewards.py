@@ -394,3 +394,50 @@ def test_no_framework_imported_by_adapters():
     )
     with warnings.catch_warnings():
         subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_verl_compute_score_is_thread_safe():
+    # verl's reward loop runs compute_score in a thread pool.
+    from concurrent.futures import ThreadPoolExecutor
+
+    fn = rd.integrations.verl.make_compute_score()
+    cases = [(_completion(str(i % 3), (i % 11) / 10), str(i % 2)) for i in range(200)]
+    sequential = [fn("d", s, t) for s, t in cases]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        threaded = list(pool.map(lambda c: fn("d", *c), cases))
+    assert threaded == sequential
+
+
+def test_verl_loads_our_file_with_its_own_loader():
+    """verl's ``load_extern_object`` (stdlib-only module) loads compute_score by path.
+
+    Skipped unless verl is installed; verl's package ``__init__`` needs ray,
+    so a light parent package stands in for it.
+    """
+    import pathlib
+    import types
+
+    spec = importlib.util.find_spec("verl")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("verl is not installed")
+    root = pathlib.Path(list(spec.submodule_search_locations)[0])
+    saved = {k: v for k, v in sys.modules.items() if k == "verl" or k.startswith("verl.")}
+    try:
+        for name, path in (("verl", root), ("verl.utils", root / "utils")):
+            module = types.ModuleType(name)
+            module.__path__ = [str(path)]
+            sys.modules[name] = module
+        import_utils = importlib.import_module("verl.utils.import_utils")
+        fn = import_utils.load_extern_object(
+            module_path=rd.integrations.verl.__file__, object_name="compute_score"
+        )
+        batch_fn = import_utils.load_extern_object(
+            module_path=rd.integrations.verl.__file__, object_name="compute_score_batch"
+        )
+    finally:
+        for k in [k for k in sys.modules if k == "verl" or k.startswith("verl.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+    out = fn(data_source="d", solution_str=_completion("4", 0.5), ground_truth="4", extra_info={})
+    assert out["score"] == pytest.approx(0.75, abs=1e-7)
+    assert batch_fn(data_sources=["d"], solution_strs=["x"], ground_truths=["4"])[0]["score"] == -1
