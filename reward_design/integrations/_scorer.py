@@ -118,6 +118,11 @@ class TextScorer:
     objective reads ``confidence``, a confidence in [0, 1] parses. Invalid
     completions get ``total = invalid_reward`` and every component 0.
 
+    Whether the objective reads ``confidence`` is decided once, abstractly
+    (``jax.eval_shape``): it does if it cannot be evaluated without it. Only
+    then is the parsed confidence fed to it (a term that merely *could* use
+    a confidence when present is given none).
+
     Args:
       objective: ``objective(rollouts) -> RewardOutput`` (from `rd.compose`
         or a gated objective); it sees ``Rollouts(correct [N, 1],

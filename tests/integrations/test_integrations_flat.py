@@ -148,3 +148,12 @@ def test_bad_input_raises_clear_errors():
         flat.rollouts_from_flat(np.ones(4), np.full(4, 1.5), group_size=2)
     with pytest.raises(ValueError, match="mask must be a boolean"):
         flat.flat_advantages(np.zeros(4), group_size=2, mask=np.ones(4))
+
+
+def test_cpu_torch_tensors_are_accepted_without_conversion_by_the_caller():
+    torch = pytest.importorskip("torch")
+    rewards = torch.tensor([1.0, 0.0, 0.5, 0.5])
+    adv = flat.flat_advantages(rewards, group_size=2, estimator=rd.advantages.dr_grpo)
+    np.testing.assert_allclose(adv, [0.5, -0.5, 0.0, 0.0])
+    r, _ = flat.rollouts_from_flat(torch.tensor([1, 0, 1, 1]), group_size=2)
+    np.testing.assert_array_equal(np.asarray(r.correct), [[1, 0], [1, 1]])
