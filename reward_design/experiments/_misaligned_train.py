@@ -1,0 +1,188 @@
+"""Models and the shared training loop of the "Misaligned by Design" study.
+
+Both arms go through `train_models`: the same network, initialisation,
+optimiser, minibatch sequence and number of steps. The only argument that
+differs is ``loss_fn`` (plain cross-entropy, or the utility-weighted
+cross-entropy with a cost matrix). Many models are trained at once with
+``jax.vmap`` (one model per seed, or per seed and cost ratio), so one
+compiled step serves a whole arm.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+__all__ = ["NetConfig", "Net", "TrainConfig", "batch_indices", "train_models", "make_apply"]
+
+
+@dataclasses.dataclass(frozen=True)
+class NetConfig:
+    """Architecture: optional 1-D convolutions, then dense layers.
+
+    The activation of the last dense hidden layer is the model's
+    *representation*, which the linear probe reads.
+    """
+
+    conv_channels: tuple[int, ...] = ()
+    kernel_size: int = 5
+    hidden: tuple[int, ...] = (128, 64)
+
+
+class Net(nn.Module):
+    """Conv1D/MLP classifier returning ``(logits, representation)``."""
+
+    config: NetConfig
+    num_classes: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        h = x  # [B, L, 1]
+        for i, ch in enumerate(self.config.conv_channels):
+            h = nn.Conv(ch, (self.config.kernel_size,), strides=(2,) if i else (1,))(h)
+            h = nn.relu(h)
+        h = h.reshape(h.shape[0], -1)
+        for width in self.config.hidden:
+            h = nn.relu(nn.Dense(width)(h))
+        return nn.Dense(self.num_classes)(h), h
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation shared by both arms."""
+
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 128
+    checkpoints: tuple[int, ...] = (200, 1000)
+    chunk: int = 50  # steps per compiled scan (progress-bar granularity)
+
+    def __post_init__(self):
+        if not self.checkpoints or any(c <= 0 for c in self.checkpoints):
+            raise ValueError(f"checkpoints must be positive step counts; got {self.checkpoints}.")
+        if any(c % self.chunk for c in self.checkpoints):
+            raise ValueError(
+                f"every checkpoint must be a multiple of chunk={self.chunk}; "
+                f"got {self.checkpoints}."
+            )
+        if list(self.checkpoints) != sorted(set(self.checkpoints)):
+            raise ValueError(f"checkpoints must be strictly increasing; got {self.checkpoints}.")
+
+
+def optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    return optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
+
+
+def batch_indices(key: jax.Array, step: jax.Array, n: int, batch_size: int) -> jax.Array:
+    """Minibatch ``step`` of the model with PRNG key ``key``: indices into its ``n`` examples.
+
+    Sampled with replacement from the seed's key alone, so every arm and cost
+    ratio sharing a seed sees the same batches.
+    """
+    batch_key = jax.random.fold_in(jax.random.fold_in(key, 1), step)
+    return jax.random.randint(batch_key, (batch_size,), 0, n)
+
+
+def train_models(
+    net: Net,
+    loss_fn: Callable[[jax.Array, jax.Array, jax.Array], jax.Array],
+    loss_args: jax.Array,
+    x_train: jax.Array,
+    y_train: jax.Array,
+    seeds: Sequence[int],
+    config: TrainConfig,
+    on_chunk: Callable[[int], None] | None = None,
+) -> dict[int, Any]:
+    """Trains ``M`` models in parallel and returns their parameters at each checkpoint.
+
+    Model ``m`` uses training set ``x_train[m]`` and seed ``seeds[m]``: the seed
+    alone fixes its initial parameters and minibatch sequence, so models that
+    share a seed (across arms or cost ratios) start identically and see the
+    same batches.
+
+    Args:
+      net: the network (shared by all models).
+      loss_fn: ``loss_fn(logits [B, C], labels [B], loss_arg) -> scalar``.
+      loss_args: per-model extra argument of ``loss_fn`` (e.g. a cost matrix),
+        stacked on a leading axis ``[M, ...]``.
+      x_train: ``[M, N, L, 1]`` inputs; ``y_train``: ``[M, N]`` labels.
+      seeds: ``M`` integer seeds.
+      config: optimiser, batch size and checkpoints.
+      on_chunk: called with the number of steps just done, for progress bars.
+
+    Returns:
+      ``{step: params}`` with params stacked ``[M, ...]``, one entry per
+      checkpoint and one for step 0 (the initial parameters).
+    """
+    num_models = len(seeds)
+    if x_train.shape[0] != num_models or y_train.shape[0] != num_models:
+        raise ValueError(
+            f"x_train and y_train need a leading axis of len(seeds)={num_models}; "
+            f"got {x_train.shape} and {y_train.shape}."
+        )
+    tx = optimizer(config)
+    keys = jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
+
+    def init_one(key, x):
+        params = net.init(jax.random.fold_in(key, 0), x[:1])
+        return params, tx.init(params)
+
+    params, opt_state = jax.jit(jax.vmap(init_one))(keys, x_train)
+    n = x_train.shape[1]
+
+    def step_one(carry, step, key, x, y, loss_arg):
+        params, opt_state = carry
+        idx = batch_indices(key, step, n, config.batch_size)
+
+        def objective(p):
+            logits, _ = net.apply(p, x[idx])
+            return loss_fn(logits, y[idx], loss_arg)
+
+        grads = jax.grad(objective)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state)
+
+    def chunk_one(params, opt_state, start, key, x, y, loss_arg):
+        def body(carry, step):
+            return step_one(carry, step, key, x, y, loss_arg), None
+
+        steps = start + jnp.arange(config.chunk)
+        (params, opt_state), _ = jax.lax.scan(body, (params, opt_state), steps)
+        return params, opt_state
+
+    run_chunk = jax.jit(jax.vmap(chunk_one, in_axes=(0, 0, None, 0, 0, 0, 0)))
+    out: dict[int, Any] = {0: jax.tree_util.tree_map(np.asarray, params)}
+    done = 0
+    for target in config.checkpoints:
+        while done < target:
+            params, opt_state = run_chunk(
+                params, opt_state, jnp.int32(done), keys, x_train, y_train, loss_args
+            )
+            done += config.chunk
+            if on_chunk is not None:
+                on_chunk(config.chunk)
+        out[target] = jax.tree_util.tree_map(np.asarray, params)
+    return out
+
+
+def make_apply(net: Net) -> Callable[[Any, jax.Array], tuple[np.ndarray, np.ndarray]]:
+    """A compiled ``apply(params, x)`` for ``M`` stacked models.
+
+    ``params`` are stacked ``[M, ...]`` and ``x`` is ``[M, N, L, 1]`` (one input
+    set per model); returns logits ``[M, N, C]`` and representations ``[M, N, H]``
+    as numpy arrays.
+    """
+    compiled = jax.jit(jax.vmap(net.apply))
+
+    def apply(params: Any, x: jax.Array) -> tuple[np.ndarray, np.ndarray]:
+        logits, hidden = compiled(params, x)
+        return np.asarray(logits), np.asarray(hidden)
+
+    return apply
