@@ -18,6 +18,27 @@ __all__ = [
 ]
 
 
+def _weights(cost: jax.Array) -> jax.Array:
+    num = cost.shape[0]
+    off = (jnp.sum(cost, axis=1) - jnp.diag(cost)) / (num - 1)
+    return off - jnp.diag(cost)
+
+
+@jax.jit
+def _per_example(logits: jax.Array, labels: jax.Array, cost: jax.Array) -> jax.Array:
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    ce = -jnp.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
+    return _weights(cost).astype(ce.dtype)[labels] * ce
+
+
+@jax.jit
+def _normalised(logits: jax.Array, labels: jax.Array, cost: jax.Array) -> jax.Array:
+    weighted = _per_example(logits, labels, cost)
+    total = jnp.sum(_weights(cost).astype(weighted.dtype)[labels])
+    safe = jnp.where(total > 0, total, 1.0)
+    return jnp.where(total > 0, jnp.sum(weighted) / safe, 0.0)
+
+
 def utility_weights(cost: Any) -> jax.Array:
     """Per-class weights ``w_i = mean_{j != i} cost[i, j] - cost[i, i]``.
 
@@ -35,25 +56,24 @@ def utility_weights(cost: Any) -> jax.Array:
         or all weights zero.
     """
     cost = validate_cost_matrix(cost)
-    num = cost.shape[0]
-    off = (jnp.sum(cost, axis=1) - jnp.diag(cost)) / (num - 1)
-    w = off - jnp.diag(cost)
-    if is_concrete(w):
-        arr = np.asarray(w)
+    if is_concrete(cost):
+        c = np.asarray(cost, dtype=np.float64)
+        arr = (c.sum(axis=1) - np.diag(c)) / (c.shape[0] - 1) - np.diag(c)
         if np.any(arr < 0) or not np.any(arr > 0):
             raise ValueError(
                 "utility weights w_i = mean_{j != i} cost[i, j] - cost[i, i] must be >= 0 and "
                 f"not all 0; got w = {arr.tolist()} from cost = {np.asarray(cost).tolist()}."
             )
-    return w
+    return _weights(cost)
 
 
-def _check(logits: Any, labels: Any, cost: Any) -> jax.Array:
+def _check(logits: Any, labels: Any, cost: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
     check_logits(logits)
     num = jnp.shape(logits)[-1]
     cost = validate_cost_matrix(cost, num_classes=num)
     check_labels(labels, num, shape=tuple(jnp.shape(logits)[:-1]))
-    return cost
+    utility_weights(cost)  # eager sign check of the weights
+    return jnp.asarray(logits), jnp.asarray(labels), cost
 
 
 def utility_weighted_cross_entropy_per_example(logits: Any, labels: Any, cost: Any) -> jax.Array:
@@ -67,13 +87,7 @@ def utility_weighted_cross_entropy_per_example(logits: Any, labels: Any, cost: A
     Returns:
       ``[...]`` weighted losses (no reduction, no normalisation).
     """
-    cost = _check(logits, labels, cost)
-    w = utility_weights(cost)
-    logits = jnp.asarray(logits)
-    y = jnp.asarray(labels)
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    ce = -jnp.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
-    return w.astype(ce.dtype)[y] * ce
+    return _per_example(*_check(logits, labels, cost))
 
 
 def utility_weighted_cross_entropy(logits: Any, labels: Any, cost: Any) -> jax.Array:
@@ -100,9 +114,4 @@ def utility_weighted_cross_entropy(logits: Any, labels: Any, cost: Any) -> jax.A
       Autor, Caplin, Martin, Marx, "Misaligned by Design: Incentive Failures
       in Machine Learning", arXiv 2511.07699.
     """
-    cost = _check(logits, labels, cost)
-    w = utility_weights(cost)
-    weighted = utility_weighted_cross_entropy_per_example(logits, labels, cost)
-    total = jnp.sum(w.astype(weighted.dtype)[jnp.asarray(labels)])
-    safe = jnp.where(total > 0, total, 1.0)
-    return jnp.where(total > 0, jnp.sum(weighted) / safe, 0.0)
+    return _normalised(*_check(logits, labels, cost))

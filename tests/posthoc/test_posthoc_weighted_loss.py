@@ -122,3 +122,25 @@ def test_bad_input_raises():
         P.utility_weighted_cross_entropy(logits, np.full(4, 3), 1 - np.eye(3))
     with pytest.raises(ValueError, match="logits must be finite"):
         P.utility_weighted_cross_entropy(np.full((4, 3), np.nan), labels, 1 - np.eye(3))
+
+
+def test_population_minimiser_is_reweighted_posterior():
+    # At a single input whose labels have frequencies p, the weighted CE is minimised by
+    # q_i = w_i p_i / sum_j w_j p_j: the gradient vanishes there and nowhere else.
+    cost = np.array([[0.0, 1.0, 1.0], [4.0, 0.0, 4.0], [2.0, 2.0, 0.0]])
+    counts = np.array([20, 50, 30])
+    labels = jnp.asarray(np.repeat(np.arange(3), counts))
+    w = np.asarray(P.utility_weights(cost))
+    q = w * counts / np.sum(w * counts)
+
+    def loss(z):
+        return P.utility_weighted_cross_entropy(jnp.broadcast_to(z, (100, 3)), labels, cost)
+
+    g = jax.grad(loss)(jnp.asarray(np.log(q), jnp.float32))
+    np.testing.assert_allclose(np.asarray(g), 0.0, atol=1e-6)
+    g_plain = jax.grad(loss)(jnp.asarray(np.log(counts / 100.0), jnp.float32))
+    assert np.max(np.abs(np.asarray(g_plain))) > 1e-2
+    # so in the binary case argmax q is the Bayes decision at p* = w_0 / (w_0 + w_1)
+    binary = np.asarray(P.binary_cost_matrix(c_fp=1.0, c_fn=4.0))
+    w0, w1 = np.asarray(P.utility_weights(binary))
+    assert w0 / (w0 + w1) == pytest.approx(float(P.binary_threshold(binary)))
