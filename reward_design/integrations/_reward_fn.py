@@ -84,6 +84,11 @@ class TextRewardFunction:
       valid_metric: if given and the caller passes a ``log_metric`` callable
         (TRL does), the fraction of completions that could be scored is
         logged under this name.
+      dropped_as_none: return None (instead of the total) for completions
+        the objective leaves out of the advantage statistics (a gate with
+        ``on_reject="drop"``). TRL treats a completion for which every
+        reward function returns None as unscorable: it is left out of the
+        group baseline and gets advantage 0, which is what "drop" means.
     """
 
     def __init__(
@@ -93,6 +98,7 @@ class TextRewardFunction:
         name: str,
         select: str = _TOTAL,
         valid_metric: str | None = None,
+        dropped_as_none: bool = False,
     ):
         if not isinstance(answer_key, str) or not answer_key:
             raise ValueError(f"answer_key must be a non-empty string; got {answer_key!r}.")
@@ -104,6 +110,7 @@ class TextRewardFunction:
         self.answer_key = answer_key
         self.select = select
         self.valid_metric = valid_metric
+        self.dropped_as_none = bool(dropped_as_none)
         self.__name__ = name
         self.__qualname__ = name
 
@@ -115,7 +122,7 @@ class TextRewardFunction:
         prompts: Sequence[Any] | None = None,
         completions: Sequence[Any] | None = None,
         **kwargs: Any,
-    ) -> list[float]:
+    ) -> list[float | None]:
         """Rewards, one per completion.
 
         Args:
@@ -127,7 +134,8 @@ class TextRewardFunction:
             dataset columns, ``mode``...) is ignored.
 
         Returns:
-          ``N`` Python floats.
+          ``N`` Python floats (None for dropped completions when
+          ``dropped_as_none``).
 
         Raises:
           ValueError: if ``completions`` is missing or the ground-truth column
@@ -161,11 +169,20 @@ class TextRewardFunction:
             values = np.where(batch.valid, batch.total - explained, batch.total)
         else:
             values = batch.components[self.select]
+        if self.dropped_as_none:
+            return [
+                float(v) if keep else None for v, keep in zip(values, batch.in_update, strict=True)
+            ]
         return [float(v) for v in values]
 
 
 def make_reward_functions(
-    scorer: TextScorer, answer_key: str, *, per_component: bool, name: str | None
+    scorer: TextScorer,
+    answer_key: str,
+    *,
+    per_component: bool,
+    name: str | None,
+    dropped_as_none: bool = False,
 ) -> TextRewardFunction | list[TextRewardFunction]:
     """One total function, or one per component plus the ``rest`` function."""
     if name is not None and (not isinstance(name, str) or not name):
@@ -173,7 +190,12 @@ def make_reward_functions(
     if not per_component:
         label = name or "+".join(scorer.component_names) or "reward"
         return TextRewardFunction(
-            scorer, answer_key, label, _TOTAL, valid_metric=f"{label}/valid_fraction"
+            scorer,
+            answer_key,
+            label,
+            _TOTAL,
+            valid_metric=f"{label}/valid_fraction",
+            dropped_as_none=dropped_as_none,
         )
     if "rest" in scorer.component_names:
         raise ValueError(
@@ -191,6 +213,7 @@ def make_reward_functions(
             select,
             # Logged once per batch, by the first function.
             valid_metric=f"{prefix}valid_fraction" if i == 0 else None,
+            dropped_as_none=dropped_as_none,
         )
         for i, (select, label) in enumerate(zip(selects, labels, strict=True))
     ]

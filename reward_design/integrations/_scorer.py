@@ -55,8 +55,14 @@ def _bucket(n: int) -> int:
 
 
 def _evaluate_impl(objective, correct, confidence, mask):
-    out = objective(Rollouts(correct=correct, confidence=confidence, mask=mask))
-    return out.total, dict(out.components)
+    rollouts = Rollouts(correct=correct, confidence=confidence, mask=mask)
+    if callable(getattr(objective, "evaluate", None)):
+        # Gated objectives say which rollouts enter the advantage statistics.
+        out, in_update = objective.evaluate(rollouts)
+    else:
+        out = objective(rollouts)
+        in_update = out.accepted
+    return out.total, dict(out.components), in_update
 
 
 # One compiled program per (objective structure, bucket size, confidence
@@ -101,6 +107,11 @@ class ScoredBatch:
       valid: ``[N]`` bool, whether the completion could be scored.
       correct: ``[N]`` float32, the matcher's verdict (0 where not valid).
       confidence: ``[N]`` float32, the parsed confidence (NaN where absent).
+      in_update: ``[N]`` bool, False for scorable completions that the
+        objective leaves out of the advantage statistics (a
+        ``rd.gates.Gated(..., on_reject="drop")`` rejection; see
+        ``Gated.evaluate``); True otherwise, including for completions that
+        cannot be scored (they take part with ``invalid_reward``).
     """
 
     total: np.ndarray
@@ -108,6 +119,7 @@ class ScoredBatch:
     valid: np.ndarray
     correct: np.ndarray
     confidence: np.ndarray
+    in_update: np.ndarray
 
 
 class TextScorer:
@@ -194,7 +206,7 @@ class TextScorer:
         spec = jax.ShapeDtypeStruct((1, 1), jnp.float32)
         mask = jax.ShapeDtypeStruct((1, 1), jnp.bool_)
         conf = spec if self._feeds_confidence else None
-        _, components = jax.eval_shape(
+        _, components, _ = jax.eval_shape(
             lambda c, p, m: _evaluate_impl(self.objective, c, p, m), spec, conf, mask
         )
         names = list(components)
@@ -277,6 +289,7 @@ class TextScorer:
 
         total = np.full(n, self.invalid_reward, dtype=np.float32)
         components = {name: np.zeros(n, dtype=np.float32) for name in self.component_names}
+        in_update = np.ones(n, dtype=bool)
         if valid.any():
             rows = _bucket(n)
             c = np.zeros((rows, 1), np.float32)
@@ -289,14 +302,22 @@ class TextScorer:
                 # Valid rows always have a confidence here; invalid and padding
                 # rows are fed 0 and masked out.
                 p[:n, 0] = np.where(valid, confidence, 0.0)
-            out_total, out_components = jax.device_get(_evaluate(self.objective, c, p, m))
+            out_total, out_components, out_in_update = jax.device_get(
+                _evaluate(self.objective, c, p, m)
+            )
             total = np.where(valid, np.asarray(out_total)[:n, 0], total).astype(np.float32)
+            in_update = np.where(valid, np.asarray(out_in_update, dtype=bool)[:n, 0], True)
             for name in self.component_names:
                 values = np.asarray(out_components[name])[:n, 0]
                 components[name] = np.where(valid, values, 0.0).astype(np.float32)
 
         result = ScoredBatch(
-            total=total, components=components, valid=valid, correct=correct, confidence=confidence
+            total=total,
+            components=components,
+            valid=valid,
+            correct=correct,
+            confidence=confidence,
+            in_update=in_update,
         )
         self._cache = ((list(texts), list(ground_truths)), result)
         return result

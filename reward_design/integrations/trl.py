@@ -81,9 +81,14 @@ def reward_func(
 
     Returns:
       A picklable callable ``(prompts, completions, completion_ids=None,
-      **kwargs) -> list[float]``. When TRL passes ``log_metric``, the
+      **kwargs) -> list[float | None]``. When TRL passes ``log_metric``, the
       fraction of scorable completions is logged as
-      ``"<name>/valid_fraction"``.
+      ``"<name>/valid_fraction"``. A completion that a gated objective
+      drops (``rd.gates.Gated(..., on_reject="drop")``) gets None: TRL then
+      leaves it out of the group baseline and gives it advantage 0. Note
+      that each completion is its own ``[1, 1]`` group here, so group
+      filters (``rd.gates.GroupFilter``) have nothing to compare; use
+      `rd.integrations.flat` for group-level gates.
 
     Raises:
       TypeError / ValueError: for a bad objective, matcher or parser, or a
@@ -96,7 +101,9 @@ def reward_func(
         parse=parse,
         require_confidence=require_confidence,
     )
-    return make_reward_functions(scorer, answer_key, per_component=False, name=name)
+    return make_reward_functions(
+        scorer, answer_key, per_component=False, name=name, dropped_as_none=True
+    )
 
 
 def component_reward_funcs(
@@ -134,4 +141,6 @@ def component_reward_funcs(
         parse=parse,
         require_confidence=require_confidence,
     )
-    return make_reward_functions(scorer, answer_key, per_component=True, name=name)
+    return make_reward_functions(
+        scorer, answer_key, per_component=True, name=name, dropped_as_none=True
+    )

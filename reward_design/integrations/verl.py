@@ -41,7 +41,7 @@ from reward_design.integrations._scorer import Matcher, Parser, TextScorer
 
 __all__ = ["compute_score", "compute_score_batch", "make_compute_score", "VerlScore"]
 
-_RESERVED = ("score", "valid", "correct_match", "confidence")
+_RESERVED = ("score", "valid", "correct_match", "confidence", "in_update")
 
 
 class VerlScore:
@@ -72,6 +72,10 @@ class VerlScore:
                 # -1 marks "no confidence parsed": verl averages these lists,
                 # and a NaN would poison the mean.
                 "confidence": confidence if confidence == confidence else -1.0,
+                # 0.0 where a gated objective (on_reject="drop") excludes the
+                # response; verl has no per-sample exclusion, so "score" is
+                # still the objective's total there.
+                "in_update": float(batch.in_update[i]),
             }
             for name in self.scorer.component_names:
                 result[name] = float(batch.components[name][i])
@@ -128,7 +132,8 @@ def make_compute_score(
     list), and returns a dict::
 
         {"score": total, "valid": 1.0 or 0.0, "correct_match": matcher verdict,
-         "confidence": parsed confidence or -1, <component>: value, ...}
+         "confidence": parsed confidence or -1, "in_update": 1.0 or 0.0,
+         <component>: value, ...}
 
     ``score`` is the objective's total on ``Rollouts(correct [N, 1],
     confidence [N, 1])`` (the same numbers as the JAX objective), or

@@ -330,7 +330,15 @@ def test_verl_compute_score_dict():
         ground_truth="4",
         extra_info={"split": "train", "index": 3},
     )
-    assert set(out) == {"score", "valid", "correct_match", "confidence", "correct", "brier"}
+    assert set(out) == {
+        "score",
+        "valid",
+        "correct_match",
+        "confidence",
+        "in_update",
+        "correct",
+        "brier",
+    }
     assert out["score"] == pytest.approx(1.0 - 0.75**2, abs=1e-7)
     assert out["correct"] == 1.0 and out["brier"] == pytest.approx(-(0.75**2), abs=1e-7)
     assert out["valid"] == 1.0 and out["confidence"] == 0.25
@@ -441,3 +449,39 @@ def test_verl_loads_our_file_with_its_own_loader():
     out = fn(data_source="d", solution_str=_completion("4", 0.5), ground_truth="4", extra_info={})
     assert out["score"] == pytest.approx(0.75, abs=1e-7)
     assert batch_fn(data_sources=["d"], solution_strs=["x"], ground_truths=["4"])[0]["score"] == -1
+
+
+def test_gated_objectives_floor_and_drop():
+    from reward_design import gates
+
+    confident = gates.gate_from_fn(lambda r: r.confidence >= 0.5)
+    completions = [_completion("4", 0.9), _completion("4", 0.2), _completion("5", 0.7), "x"]
+    correct = np.array([1.0, 1.0, 0.0], np.float32)[:, None]
+    conf = np.array([0.9, 0.2, 0.7], np.float32)[:, None]
+    arrays = rd.Rollouts(correct=correct, confidence=conf)
+
+    floor = gates.Gated(gate=confident, inner=RLCR, on_reject="floor", floor=-0.5)
+    expected = np.asarray(floor(arrays).total)[:, 0]
+    assert expected[1] == -0.5  # the rejected one is floored
+    fn = rd.integrations.trl.reward_func(floor)
+    got = fn(completions=completions, solution=["4"] * 4)
+    np.testing.assert_allclose(got, [*expected, -1.0], rtol=1e-6)
+    parts = rd.integrations.trl.component_reward_funcs(floor)
+    summed = np.sum([p(completions=completions, solution=["4"] * 4) for p in parts], axis=0)
+    np.testing.assert_allclose(summed, got, rtol=1e-6)  # "rest" carries the floor
+
+    drop = gates.Gated(gate=confident, inner=RLCR, on_reject="drop")
+    out, in_update = drop.evaluate(arrays)
+    assert not bool(in_update[1, 0])
+    got = rd.integrations.trl.reward_func(drop)(completions=completions, solution=["4"] * 4)
+    assert got[1] is None and got[3] == -1.0  # dropped -> None (TRL: unscorable, advantage 0)
+    np.testing.assert_allclose([got[0], got[2]], np.asarray(out.total)[[0, 2], 0], rtol=1e-6)
+    parts = rd.integrations.trl.component_reward_funcs(drop)
+    assert all(p(completions=completions, solution=["4"] * 4)[1] is None for p in parts)
+    # tunix and verl have no per-sample exclusion: the total, flagged for verl.
+    tunix_got = rd.integrations.tunix.reward_fn(drop)(
+        prompts=["q"] * 4, completions=completions, answer=["4"] * 4
+    )
+    assert tunix_got[1] == pytest.approx(float(out.total[1, 0]))
+    verl_out = rd.integrations.verl.make_compute_score(drop)("d", completions[1], "4")
+    assert verl_out["in_update"] == 0.0 and verl_out["score"] == pytest.approx(tunix_got[1])
