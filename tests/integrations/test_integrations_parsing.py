@@ -7,7 +7,7 @@ import re
 import string
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import reward_design as rd
@@ -184,6 +184,8 @@ def test_hypothesis_text_around_tags(prefix, decoy, answer, middle, confidence, 
         f"{prefix}{head}<answer>{answer}</answer>{middle}"
         f"<confidence>{confidence!r}</confidence>{suffix}"
     )
+    # Noise may complete a tag across a boundary ("</answe" + "r>..."): skip those.
+    assume(all(text.count(tag) == 1 + decoy for tag in _TAGS))
     assert parse_answer_confidence(text) == (answer.strip(), confidence)
 
 
