@@ -19,11 +19,19 @@ Example:
   0.04...
 """
 
+from reward_design.scoring_rules._audit import IncentiveReport as IncentiveReport
+from reward_design.scoring_rules._audit import audit_confidence_reward as audit_confidence_reward
 from reward_design.scoring_rules._brier import brier as brier
 from reward_design.scoring_rules._brier import brier_binary as brier_binary
+from reward_design.scoring_rules._estimator_audit import FixedPointTable as FixedPointTable
+from reward_design.scoring_rules._estimator_audit import (
+    estimator_fixed_points as estimator_fixed_points,
+)
 from reward_design.scoring_rules._log import log as log
 from reward_design.scoring_rules._log import log_binary as log_binary
 from reward_design.scoring_rules._power import power as power
+from reward_design.scoring_rules._propriety import ProprietyReport as ProprietyReport
+from reward_design.scoring_rules._propriety import check_propriety as check_propriety
 from reward_design.scoring_rules._ranked_probability import (
     ranked_probability as ranked_probability,
 )
@@ -33,8 +41,14 @@ from reward_design.scoring_rules._spherical import spherical_binary as spherical
 from reward_design.scoring_rules._validate import validate_forecast as validate_forecast
 
 __all__ = [
+    "FixedPointTable",
+    "IncentiveReport",
+    "ProprietyReport",
+    "audit_confidence_reward",
     "brier",
     "brier_binary",
+    "check_propriety",
+    "estimator_fixed_points",
     "log",
     "log_binary",
     "power",
@@ -42,5 +56,15 @@ __all__ = [
     "ranked_probability",
     "spherical",
     "spherical_binary",
+    "strategies",
     "validate_forecast",
 ]
+
+
+def __getattr__(name: str):
+    # `strategies` needs hypothesis (a test extra), so it is imported on first use.
+    if name == "strategies":
+        import importlib
+
+        return importlib.import_module("reward_design.scoring_rules.strategies")
+    raise AttributeError(f"module 'reward_design.scoring_rules' has no attribute {name!r}")
