@@ -1,0 +1,253 @@
+"""The calibration study (RLCR): task, policy, training loop and results schema, tiny size."""
+
+import argparse
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.special import log_softmax
+
+import reward_design as rd
+from reward_design.experiments import calibration as study
+from reward_design.experiments._calibration_policy import (
+    ConfidencePolicy,
+    FactoredConfidencePolicy,
+)
+from reward_design.experiments._calibration_task import GaussianMixtureTask
+from reward_design.experiments._calibration_train import (
+    TrainSettings,
+    chunk_program,
+    train_arms,
+)
+
+TINY = dict(
+    seeds=2,
+    steps=10,
+    eval_every=5,
+    warm_start_steps=0,
+    test_questions=128,
+    num_prompts=4,
+    group_size=8,
+    rollouts_per_step=32,
+    group_sizes=(8,),
+    brier_weights=(1.0, 2.0),
+    estimators=("dr_grpo", "grpo"),
+    hidden=16,
+    audit_samples=256,
+)
+
+
+def test_task_posterior_is_the_bayes_posterior():
+    task = GaussianMixtureTask(num_classes=5, dim=3, separation=1.3, noise=0.7, task_seed=3)
+    qs = task.sample(jax.random.key(0), 64)
+    mu = task.means
+    dens = np.stack(
+        [
+            stats.multivariate_normal(mu[k], 0.7**2 * np.eye(3)).pdf(np.asarray(qs.x))
+            for k in range(5)
+        ],
+        axis=1,
+    )
+    np.testing.assert_allclose(qs.posterior, dens / dens.sum(1, keepdims=True), atol=1e-5)
+    # Labels are drawn from the mixture: x is closer to its own mean on average.
+    assert np.asarray(qs.label).dtype == np.int32
+    with pytest.raises(ValueError, match="noise"):
+        GaussianMixtureTask(noise=0.0)
+
+
+def test_policy_log_prob_and_confidence_levels():
+    policy = FactoredConfidencePolicy(num_classes=4, num_levels=5, hidden=8)
+    assert isinstance(policy, ConfidencePolicy)
+    x = jax.random.normal(jax.random.key(1), (3, 4))
+    params = policy.init(jax.random.key(2), x)
+    actions = policy.sample(params, jax.random.key(3), x, 6)
+    answer_logits, conf_logits = (np.asarray(v, np.float64) for v in policy.logits(params, x))
+    la, lc = log_softmax(answer_logits, -1), log_softmax(conf_logits, -1)
+    a, lev = np.asarray(actions.answer), np.asarray(actions.level)
+    expected = np.array(
+        [[la[i, a[i, j]] + lc[i, a[i, j], lev[i, j]] for j in range(6)] for i in range(3)]
+    )
+    np.testing.assert_allclose(policy.log_prob(params, x, actions), expected, rtol=1e-5, atol=1e-5)
+    _, conf = policy.decode(actions)
+    np.testing.assert_allclose(conf, lev / 4.0, atol=1e-7)
+
+
+def test_confidence_head_starts_overconfident():
+    policy = FactoredConfidencePolicy()
+    x = jax.random.normal(jax.random.key(4), (16, 4))
+    _, conf_logits = policy.logits(policy.init(jax.random.key(5), x), x)
+    mean_conf = jnp.sum(jax.nn.softmax(conf_logits, -1) * jnp.asarray(policy.levels), -1)
+    # slope 10 over 21 levels: sum_l l e^{10 l} / sum_l e^{10 l}
+    lv = policy.levels.astype(np.float64)
+    closed = np.sum(lv * np.exp(10 * lv)) / np.sum(np.exp(10 * lv))
+    np.testing.assert_allclose(mean_conf, closed, atol=0.02)
+    assert closed > 0.9
+
+
+@pytest.fixture(scope="module")
+def tiny_results():
+    config = study.CalibrationConfig(**TINY)
+    return config, study.run_study(config, audit=True, keep_raw=True)
+
+
+def test_schema(tiny_results):
+    config, res = tiny_results
+    assert res["experiment"] == "calibration"
+    assert res["config"]["seeds"] == 2
+    expected_arms = {
+        "binary",
+        "brier",
+        "log",
+        "brier_w2",
+        "brier_grpo_g8",
+    }
+    assert set(res["arms"]) == expected_arms
+    for arm, metrics in res["arms"].items():
+        assert set(metrics) == set(study.METRICS), arm
+        for cell in metrics.values():
+            assert set(cell) == {"mean", "ci95", "per_seed"}
+            assert len(cell["per_seed"]) == config.seeds
+            if np.all(np.isfinite(cell["per_seed"])):
+                assert cell["ci95"][0] <= cell["mean"] <= cell["ci95"][1]
+                assert cell["mean"] == pytest.approx(np.mean(cell["per_seed"]))
+        assert 0 <= metrics["accuracy"]["mean"] <= 1 and 0 <= metrics["ece"]["mean"] <= 1
+        assert arm in res["curves"] and arm in res["confidence_by_q"] and arm in res["audit"]
+        audit = res["audit"][arm]
+        assert len(audit["optimal_confidence"]) == len(audit["q"])
+    assert res["sweep"]["arms"] == ["brier", "brier_w2"]
+    # The audit's verdicts on the rewards (DESIGN.md's known answers).
+    assert res["audit"]["binary"]["any_confidence_is_optimal"]
+    assert not res["audit"]["binary"]["expected_reward"]["calibrated"]
+    assert res["audit"]["brier"]["expected_reward"]["calibrated"]
+    assert res["audit"]["brier"]["expected_reward"]["accuracy_preserving"]
+    assert not res["audit"]["log"]["expected_reward"]["accuracy_preserving"]
+    assert not res["audit"]["brier_w2"]["expected_reward"]["accuracy_preserving"]
+    assert res["estimator_axis"]["dr_grpo"]["8"] == "brier"
+
+
+def test_metrics_match_numpy_on_the_raw_samples(tiny_results):
+    config, res = tiny_results
+    for arm, (conf, correct) in res["raw_final"].items():
+        conf = conf.reshape(config.seeds, -1)
+        correct = correct.reshape(config.seeds, -1)
+        m = res["arms"][arm]
+        np.testing.assert_allclose(m["accuracy"]["per_seed"], correct.mean(1), atol=1e-12)
+        np.testing.assert_allclose(m["mean_confidence"]["per_seed"], conf.mean(1), atol=1e-6)
+        np.testing.assert_allclose(
+            m["brier"]["per_seed"], ((conf - correct) ** 2).mean(1), atol=1e-6
+        )
+
+
+def test_arms_trained_identically_except_objective(tiny_results):
+    config, res = tiny_results
+    specs = res["arm_specs"]
+    training = [s["training"] for s in specs.values()]
+    assert all(t == training[0] for t in training)
+    # Headline and sweep arms: same estimator, P and G; only the objective weights differ.
+    same = [n for n, s in specs.items() if set(s["roles"]) & {"headline", "sweep"}]
+    for name in same:
+        s = specs[name]
+        assert (s["estimator"], s["group_size"], s["num_prompts"]) == (
+            config.estimator,
+            config.group_size,
+            config.num_prompts,
+        )
+    objectives = {
+        name: (specs[name]["objective"]["brier"], specs[name]["objective"]["log"]) for name in same
+    }
+    assert objectives["binary"] == (0.0, 0.0)
+    assert objectives["brier"] == (1.0, 0.0)
+    assert objectives["log"] == (0.0, 1.0)
+    assert len(set(objectives.values())) == len(objectives)
+    # Every arm started from the same parameters (per seed).
+    prints = list(res["reference"]["init_fingerprints"].values())
+    assert all(np.allclose(p, prints[0], rtol=0, atol=0) for p in prints)
+
+
+def _tiny_setup():
+    config = study.CalibrationConfig(**TINY)
+    task, policy = config.task(), config.policy()
+    test = task.sample(jax.random.key(7), 64)
+    settings = TrainSettings(steps=10, num_prompts=4, group_size=8, eval_every=5)
+    return task, policy, test, settings
+
+
+def test_binary_arm_is_exactly_correctness_alone():
+    """The zero-weight family objective trains exactly like compose(correct=Correctness())."""
+    task, policy, test, settings = _tiny_setup()
+    family = train_arms(
+        [study.family_objective(0.0, 0.0)],
+        [settings],
+        policy=policy,
+        task=task,
+        seeds=[0, 1],
+        test=test,
+    )[0]
+    alone = train_arms(
+        [rd.compose(correct=rd.terms.Correctness())],
+        [settings],
+        policy=policy,
+        task=task,
+        seeds=[0, 1],
+        test=test,
+    )[0]
+    for a, b in zip(
+        jax.tree_util.tree_leaves(family.final_params),
+        jax.tree_util.tree_leaves(alone.final_params),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(family.final[1], alone.final[1])
+
+
+def test_weights_and_estimators_do_not_recompile():
+    """Objective weights and the estimator are traced: one compiled program for all of them."""
+    task, policy, test, settings = _tiny_setup()
+    program = chunk_program(policy, task, (4, 8), float(settings.learning_rate), 5)
+    finals = []
+    sizes = []
+    for weights, estimator in (((0.0, 0.0), "dr_grpo"), ((1.0, 0.0), "grpo"), ((0.0, 2.0), "rloo")):
+        arm = TrainSettings(
+            steps=10, num_prompts=4, group_size=8, eval_every=5, estimator=estimator
+        )
+        run = train_arms(
+            [study.family_objective(*weights)],
+            [arm],
+            policy=policy,
+            task=task,
+            seeds=[0, 1],
+            test=test,
+        )[0]
+        finals.append(run.final[1])
+        sizes.append(program._cache_size())
+    assert sizes[0] >= 1 and sizes[1] == sizes[0] and sizes[2] == sizes[0]
+    # ... and they did change what was trained.
+    assert not np.array_equal(finals[0], finals[1])
+    assert not np.array_equal(finals[1], finals[2])
+
+
+def test_train_arms_rejects_mismatched_objectives():
+    task, policy, test, settings = _tiny_setup()
+    with pytest.raises(ValueError, match="pytree structure"):
+        train_arms(
+            [study.family_objective(0.0, 0.0), rd.compose(correct=rd.terms.Correctness())],
+            [settings, settings],
+            policy=policy,
+            task=task,
+            seeds=[0],
+            test=test,
+        )
+    with pytest.raises(ValueError, match="estimator"):
+        TrainSettings(steps=10, num_prompts=4, group_size=8, eval_every=5, estimator="ppo")
+
+
+def test_cli_arguments():
+    parser = argparse.ArgumentParser()
+    study.add_arguments(parser)
+    args = parser.parse_args(["--quick", "--seeds", "4", "--out", "x"])
+    config = study._config_from_args(args)
+    assert (config.seeds, config.steps) == (4, study.CalibrationConfig.quick().steps)
+    assert study.CalibrationConfig.quick().seeds >= 3
+    assert study.CalibrationConfig().seeds == 5
