@@ -22,7 +22,9 @@ class RewardOutput:
     Attributes:
       total: ``[P, G]`` float, the reward to train on (sum of components;
         0 where the rollout is masked out).
-      components: ``{name: [P, G]}``, each term's reward, for logging.
+      components: ``{name: [P, G]}``, each term's reward, for logging (0 where
+        the rollout is masked out: terms never see masked-out members' values,
+        so NaN or garbage padding reaches neither the rewards nor gradients).
       accepted: ``[P, G]`` bool, the rollouts that take part in the group
         statistics. Without gates this is the rollouts' ``mask``; gated
         objectives (`rd.gates.Gated`) narrow it.
@@ -53,6 +55,27 @@ def as_term(term: Any, name: str = "term") -> Any:
     return term
 
 
+def _zero_masked_members(rollouts: Rollouts, mask: jax.Array) -> Rollouts:
+    """``rollouts`` with every per-member field set to 0 (False) on masked-out members.
+
+    Padding may hold anything (NaN, inf, garbage). Masking only the terms'
+    outputs would keep such values out of the rewards but not out of the
+    gradients (``0 * nan = nan`` in the backward pass), so the terms never
+    see them.
+    """
+    if rollouts.mask is None:
+        return rollouts
+    updates = {}
+    for name in ("correct", "confidence", "rubric", "token_rewards", "token_mask"):
+        value = getattr(rollouts, name)
+        if value is None:
+            continue
+        value = jnp.asarray(value)
+        keep = mask.reshape(mask.shape + (1,) * (value.ndim - 2))
+        updates[name] = jnp.where(keep, value, jnp.zeros_like(value))
+    return rollouts.replace(**updates)
+
+
 @struct.dataclass
 class Objective:
     """A weighted sum of named reward terms (made by `compose`).
@@ -68,18 +91,19 @@ class Objective:
     def __call__(self, rollouts: Rollouts) -> RewardOutput:
         mask = rollouts.valid_mask
         p, g = mask.shape
+        clean = _zero_masked_members(rollouts, mask)
         components: dict[str, jax.Array] = {}
         total = jnp.zeros((p, g), dtype=jnp.float32)
         for name, term in self.terms.items():
-            value = jnp.asarray(term(rollouts))
+            value = jnp.asarray(term(clean))
             if value.shape != (p, g):
                 raise ValueError(
                     f"term {name!r} returned shape {value.shape}; a term must return "
                     f"[P, G] = {[p, g]} rewards."
                 )
+            value = jnp.where(mask, value, jnp.zeros_like(value))
             components[name] = value
             total = total + value
-        total = jnp.where(mask, total, 0.0)
         return RewardOutput(total=total, components=components, accepted=mask)
 
     def replace_term(self, name: str, term: Any) -> Objective:

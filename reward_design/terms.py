@@ -93,7 +93,8 @@ class TokenReward:
     """``weight * sum_t token_rewards[..., t] * token_mask[..., t]``.
 
     A dense, sequence-level reward from per-token signals (e.g. DRO's
-    reasoning-reflection reward). ``token_mask=None`` counts every token.
+    reasoning-reflection reward). ``token_mask=None`` counts every token;
+    masked tokens contribute nothing, even if they hold NaN or inf.
 
     Args:
       weight: scale (traced).
@@ -110,12 +111,14 @@ class TokenReward:
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         tok = require_field(rollouts, "token_rewards", "TokenReward").astype(jnp.float32)
         if rollouts.token_mask is None:
-            tmask = jnp.ones(tok.shape, dtype=jnp.float32)
+            tmask = jnp.ones(tok.shape, dtype=bool)
         else:
-            tmask = jnp.asarray(rollouts.token_mask, dtype=jnp.float32)
-        total = jnp.sum(tok * tmask, axis=-1)
+            tmask = jnp.asarray(rollouts.token_mask, dtype=bool)
+        # `where`, not `tok * mask`: a masked token may hold -inf or NaN (e.g. the
+        # log-probability of a padding id), and -inf * 0 is NaN.
+        total = jnp.sum(jnp.where(tmask, tok, 0.0), axis=-1)
         if self.normalize:
-            count = jnp.sum(tmask, axis=-1)
+            count = jnp.sum(tmask, axis=-1).astype(jnp.float32)
             total = jnp.where(count > 0, total / jnp.maximum(count, 1.0), 0.0)
         return self.weight * total
 

@@ -27,8 +27,9 @@ def test_total_is_sum_of_components_and_zero_when_masked():
     out = rd.compose(correct=terms.Correctness(), brier=terms.Brier(weight=0.5))(r)
     c = np.asarray(r.correct)
     b = -0.5 * (np.asarray(r.confidence) - c) ** 2
-    np.testing.assert_allclose(out.components["correct"], c)
-    np.testing.assert_allclose(out.components["brier"], b, rtol=1e-6)
+    # components are 0 on masked-out members, like the total
+    np.testing.assert_allclose(out.components["correct"], np.where(r.mask, c, 0.0))
+    np.testing.assert_allclose(out.components["brier"], np.where(r.mask, b, 0.0), rtol=1e-6)
     np.testing.assert_allclose(out.total, np.where(r.mask, c + b, 0.0), rtol=1e-6)
     np.testing.assert_array_equal(out.accepted, r.mask)
     assert out.stats == {}
@@ -103,3 +104,54 @@ def test_replace_term():
     obj2 = obj.replace_term("brier", terms.Brier())
     assert set(obj2(r).components) == {"correct", "brier"}
     assert set(obj(r).components) == {"correct"}
+
+
+def test_masked_out_nan_and_garbage_reach_neither_outputs_nor_gradients():
+    """Padding may hold NaN/inf (unvalidated arrays inside a jitted step): the
+    outputs and the gradients (w.r.t. inputs and weights) must equal those of
+    the same batch with clean padding."""
+    rng = np.random.default_rng(3)
+    p, g, k, t = 3, 4, 2, 5
+    mask = rng.uniform(size=(p, g)) > 0.3
+    mask[:, 0] = True
+    mask[0, 1:] = False
+    clean = dict(
+        correct=rng.integers(0, 2, (p, g)).astype(np.float32),
+        confidence=rng.uniform(size=(p, g)).astype(np.float32),
+        rubric=rng.uniform(size=(p, g, k)).astype(np.float32),
+        token_rewards=rng.normal(size=(p, g, t)).astype(np.float32),
+    )
+    dirty = {name: value.copy() for name, value in clean.items()}
+    dirty["correct"][~mask] = np.nan
+    dirty["confidence"][~mask] = np.inf
+    dirty["rubric"][~mask] = np.nan
+    dirty["token_rewards"][~mask] = -np.inf
+
+    def objective(w):
+        return rd.compose(
+            correct=terms.Correctness(),
+            brier=terms.Brier(weight=w),
+            log=terms.ScoringRuleTerm(rule=lambda q, y: -jnp.log(jnp.where(y > 0, q, 1 - q))),
+            rubric=terms.RubricScore(),
+            tokens=terms.TokenReward(normalize=True),
+        )
+
+    def loss(w, conf, tok, fields):
+        r = rd.Rollouts(**{**fields, "confidence": conf, "token_rewards": tok}, mask=mask)
+        out = objective(w)(r)
+        return jnp.sum(out.total), out
+
+    grad = jax.jit(jax.grad(loss, argnums=(0, 1, 2), has_aux=True))
+    (g_clean, out_clean) = grad(0.7, clean["confidence"], clean["token_rewards"], clean)
+    (g_dirty, out_dirty) = grad(0.7, dirty["confidence"], dirty["token_rewards"], dirty)
+    np.testing.assert_array_equal(out_dirty.total, out_clean.total)
+    assert np.all(np.asarray(out_dirty.total)[~mask] == 0)
+    for name in out_clean.components:
+        np.testing.assert_array_equal(out_dirty.components[name], out_clean.components[name])
+        assert np.all(np.isfinite(out_dirty.components[name]))
+    for a, b in zip(g_dirty, g_clean, strict=True):
+        assert np.all(np.isfinite(np.asarray(a)))
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    # reference gradient w.r.t. the Brier weight: -sum over valid members of (c - y)^2
+    c, y = clean["confidence"], clean["correct"]
+    np.testing.assert_allclose(g_dirty[0], -np.sum(((c - y) ** 2)[mask]), rtol=1e-5)

@@ -60,6 +60,27 @@ def test_token_reward(normalize):
     np.testing.assert_allclose(got, 1.5 * s, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("bad", [np.nan, -np.inf, np.inf])
+@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("jit", [False, True])
+def test_token_reward_ignores_non_finite_masked_tokens(bad, normalize, jit):
+    # e.g. the log-probability of a padding id is -inf; -inf * 0 would be NaN
+    r = _rollouts()
+    m = np.asarray(r.token_mask)
+    tok = np.asarray(r.token_rewards).copy()
+    clean = np.where(m, tok, 0.0)
+    tok[~m] = bad
+    term = terms.TokenReward(weight=2.0, normalize=normalize)
+    call = jax.jit(lambda t, r: t(r)) if jit else (lambda t, r: t(r))
+    got = np.asarray(call(term, r.replace(token_rewards=tok)))
+    n = m.sum(-1)
+    ref = clean.sum(-1) if not normalize else np.where(n > 0, clean.sum(-1) / np.maximum(n, 1), 0)
+    np.testing.assert_allclose(got, 2.0 * ref, rtol=1e-5, atol=1e-6)
+    grad = jax.grad(lambda x: jnp.sum(term(r.replace(token_rewards=x))))(jnp.asarray(tok))
+    scale = 2.0 / np.maximum(n, 1)[..., None] if normalize else 2.0
+    np.testing.assert_allclose(grad, np.where(m, scale, 0.0), rtol=1e-6)
+
+
 def test_token_reward_without_mask_counts_every_token():
     r = _rollouts().replace(token_mask=None)
     np.testing.assert_allclose(terms.TokenReward()(r), r.token_rewards.sum(-1), rtol=1e-5)

@@ -47,10 +47,10 @@ def test_floor_semantics_and_grpo(make_batch, np_grpo, seed):
     np.testing.assert_allclose(np.asarray(adv), np_grpo(want_total, valid), rtol=1e-4, atol=1e-4)
     # the all-fail group (row 1) is all floor, so every advantage there is 0
     np.testing.assert_allclose(np.asarray(adv)[1], 0.0, atol=1e-6)
-    # components stay the inner ones
+    # components stay the inner ones (0 on masked-out members, as in rd.compose)
     np.testing.assert_allclose(
         np.asarray(out.components["tokens"]),
-        np.asarray(r.token_rewards).sum(-1),
+        np.where(valid, np.asarray(r.token_rewards).sum(-1), 0.0),
         rtol=1e-6,
         atol=1e-6,
     )
