@@ -120,9 +120,12 @@ def grpo(
             x = jnp.sum(x)
             return x if axis_name is None else jax.lax.psum(x, axis_name)
 
+        # Zero the masked-out rewards first: where(m, f(raw), 0) alone would
+        # still send 0 * f'(nan) = nan into the gradient of the batch mean.
+        valid = jnp.where(m, raw, 0.0)
         n = total(m.astype(jnp.float32))
-        mean = total(jnp.where(m, raw, 0.0)) / jnp.maximum(n, 1)
-        sq = total(jnp.where(m, jnp.square(raw - mean), 0.0))
+        mean = total(valid) / jnp.maximum(n, 1)
+        sq = total(jnp.where(m, jnp.square(valid - mean), 0.0))
         var = jnp.where(n > ddof, sq / jnp.maximum(n - ddof, 1), 0.0)
         out = centred / (_safe_sqrt(var) + eps)
     elif scale == "none":

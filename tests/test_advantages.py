@@ -107,6 +107,33 @@ def test_gradients_are_finite_on_constant_groups():
 
 
 @pytest.mark.parametrize(
+    "kind, kwargs",
+    [
+        ("grpo", {}),
+        ("grpo", {"scale": "batch"}),
+        ("grpo", {"scale": "none"}),
+        ("dr_grpo", {}),
+        ("rloo", {}),
+    ],
+)
+def test_nan_in_masked_members_reaches_neither_values_nor_gradients(kind, kwargs):
+    rewards, mask = _data(seed=4)
+    dirty = rewards.copy()
+    dirty[~mask] = np.nan
+    fn = getattr(adv, kind)
+
+    def loss(r):
+        return jnp.sum(fn(r, mask, **kwargs) * jnp.arange(1.0, 7.0))
+
+    np.testing.assert_array_equal(fn(dirty, mask, **kwargs), fn(rewards, mask, **kwargs))
+    g_dirty = np.asarray(jax.grad(loss)(jnp.asarray(dirty)))
+    g_clean = np.asarray(jax.grad(loss)(jnp.asarray(rewards)))
+    assert np.all(np.isfinite(g_dirty))
+    np.testing.assert_allclose(g_dirty, g_clean, rtol=1e-5, atol=1e-6)
+    assert np.all(g_dirty[~mask] == 0)
+
+
+@pytest.mark.parametrize(
     "args, match",
     [
         ((np.zeros(4),), r"rewards must have shape \[P, G\]"),
