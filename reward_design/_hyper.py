@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["as_float_leaf", "set_float_leaf"]
@@ -20,7 +21,8 @@ def as_float_leaf(value: Any, name: str, owner: str) -> Any:
     """Eager check of a numeric hyperparameter when its value is known.
 
     Python and numpy numbers become float32 numpy arrays, so that ``2`` and
-    ``2.0`` give the same leaf type and never trigger a recompile. Tracers
+    ``2.0`` give the same leaf type and never trigger a recompile; concrete
+    JAX arrays become strong float32 JAX arrays (on their device). Tracers
     and other leaves (JAX rebuilds the pytree with them) pass unchanged.
     """
     if isinstance(value, jax.core.Tracer) or value is None:
@@ -34,13 +36,21 @@ def as_float_leaf(value: Any, name: str, owner: str) -> Any:
             raise ValueError(f"{owner}.{name} must be a real number; got {value!r}.")
         return value  # sentinel leaves during tree manipulation
     arr = np.asarray(value)
-    if arr.dtype.kind not in "iuf":
+    # jnp.issubdtype also knows bfloat16 (numpy dtype kind "V").
+    if arr.dtype == np.bool_ or not (
+        jnp.issubdtype(arr.dtype, jnp.integer) or jnp.issubdtype(arr.dtype, jnp.floating)
+    ):
         raise ValueError(f"{owner}.{name} must be a real number; got {value!r}.")
+    arr = arr.astype(np.float32)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{owner}.{name} must be finite; got {value!r}.")
     if isinstance(value, jax.Array):
+        # Stay on device (the pytree may just have been device_put), but as
+        # strong float32: an int, bfloat16 or weakly typed leaf would trace anew.
+        if value.dtype != jnp.float32 or value.weak_type:
+            return value.astype(jnp.float32)
         return value
-    return arr.astype(np.float32)
+    return arr
 
 
 def set_float_leaf(obj: Any, name: str, owner: str) -> None:

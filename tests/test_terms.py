@@ -147,3 +147,28 @@ def test_integer_and_float_weights_share_one_compilation():
     f(terms.Correctness(weight=2.0), r)
     f(terms.Correctness(weight=np.float64(0.5)), r)
     assert f._cache_size() == 1
+
+
+def test_jax_array_weights_of_any_real_dtype_are_accepted_and_trace_once():
+    # A weakly typed, integer or bfloat16 JAX scalar used to be kept as it was
+    # (a new trace for each) or, for bfloat16, rejected as "not a real number".
+    r = _rollouts()
+    traces = []
+
+    @jax.jit
+    def brier(term, rollouts):
+        traces.append(None)
+        return term(rollouts)
+
+    weights = [0.5, 2, jnp.asarray(0.25), jnp.asarray(3), jnp.asarray(1.5, jnp.bfloat16)]
+    weights.append(np.asarray(0.75, dtype=jnp.bfloat16))
+    for w in weights:
+        term = terms.Brier(weight=w)
+        got = brier(term, r)
+        expected = -float(w) * (np.asarray(r.confidence) - np.asarray(r.correct)) ** 2
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert len(traces) == 1
+    with pytest.raises(ValueError, match="Brier.weight must be a real number"):
+        terms.Brier(weight=jnp.asarray(True))
+    with pytest.raises(ValueError, match="Brier.weight must be finite"):
+        terms.Brier(weight=jnp.asarray(jnp.inf, jnp.bfloat16))

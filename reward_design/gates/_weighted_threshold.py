@@ -61,7 +61,9 @@ class WeightedThreshold(Gate):
             isinstance(w, jax.Array) and not isinstance(w, jax.core.Tracer)
         ):
             arr = np.asarray(w)
-            if arr.dtype.kind not in "iuf":
+            if arr.dtype == np.bool_ or not (
+                jnp.issubdtype(arr.dtype, jnp.integer) or jnp.issubdtype(arr.dtype, jnp.floating)
+            ):
                 raise ValueError(
                     f"WeightedThreshold.weights must be real numbers; got dtype {arr.dtype}."
                 )
@@ -70,7 +72,7 @@ class WeightedThreshold(Gate):
                     "WeightedThreshold.weights must have shape [K] with K >= 1; "
                     f"got shape {arr.shape}."
                 )
-            if not np.all(np.isfinite(arr)):
+            if not np.all(np.isfinite(arr.astype(np.float32))):
                 raise ValueError(f"WeightedThreshold.weights must be finite; got {arr.tolist()}.")
             if isinstance(w, np.ndarray) and w.dtype != np.float32:
                 object.__setattr__(self, "weights", arr.astype(np.float32))

@@ -126,6 +126,22 @@ def test_vmap_over_threshold(make_batch):
         np.testing.assert_array_equal(np.asarray(got[i]), (_passes(r).sum(-1) >= k) & _valid(r))
 
 
+@pytest.mark.parametrize(
+    "weights",
+    [
+        np.array([1.0, 2.0, -0.5, 1.0], dtype=jnp.bfloat16),  # numpy (ml_dtypes) bfloat16
+        jnp.array([1.0, 2.0, -0.5, 1.0], dtype=jnp.bfloat16),
+        jnp.array([1, 2, 0, 1]),
+    ],
+)
+def test_weighted_threshold_accepts_bfloat16_and_integer_weights(make_batch, weights):
+    # bfloat16 weights used to be rejected as "not real numbers" (numpy dtype kind "V")
+    r = make_batch(seed=31)
+    w = np.asarray(weights, dtype=np.float64)
+    got = np.asarray(WeightedThreshold(weights, 2.25)(r))
+    np.testing.assert_array_equal(got, (_passes(r).astype(np.float64) @ w >= 2.25) & _valid(r))
+
+
 def test_reachable_from_rd():
     assert rd.gates.AllOf is AllOf
     assert "Gated" in rd.gates.__all__
