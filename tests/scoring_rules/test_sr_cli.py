@@ -1,0 +1,74 @@
+"""The ``reward-design audit`` sub-command."""
+
+import textwrap
+
+import pytest
+
+from reward_design import cli
+from reward_design.scoring_rules._cli import load_reward
+
+
+@pytest.fixture
+def reward_file(tmp_path):
+    path = tmp_path / "my_rewards.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import reward_design as rd
+
+            def rlcr(c, y):
+                return y - rd.scoring_rules.brier_binary(c, y)
+
+            def hedge(c, y):
+                return y + 0.5 * c * (2 * y - 1)
+
+            NOT_CALLABLE = 3
+            """
+        )
+    )
+    return path
+
+
+def test_audit_prints_report_and_writes_plot(reward_file, tmp_path, capsys):
+    png = tmp_path / "out" / "audit.png"
+    code = cli.main(["audit", f"{reward_file}:rlcr", "--plot", str(png), "--strict"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "calibrated: c = q is the unique optimum" in out
+    assert "0.50       0.500        0.2500" in out  # V(0.5) = 0.5^2
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_audit_strict_fails_for_an_improper_reward(reward_file, capsys, monkeypatch):
+    monkeypatch.chdir(reward_file.parent)
+    code = cli.main(["audit", "my_rewards:hedge", "--strict"])
+    assert code == 1
+    assert "NOT calibrated" in capsys.readouterr().out
+
+
+def test_audit_with_an_estimator(reward_file, capsys):
+    code = cli.main(
+        [
+            "audit",
+            f"{reward_file}:rlcr",
+            "--estimator",
+            "dr_grpo",
+            "--num-samples",
+            "512",
+            "--group-size",
+            "4",
+        ]
+    )
+    assert code == 0
+    assert "Dr. GRPO, G=4" in capsys.readouterr().out
+
+
+def test_bad_targets(reward_file, capsys):
+    assert cli.main(["audit", "no_colon"]) == 2
+    assert "MODULE:FUNCTION" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="no attribute"):
+        load_reward(f"{reward_file}:missing")
+    with pytest.raises(ValueError, match="not callable"):
+        load_reward(f"{reward_file}:NOT_CALLABLE")
+    with pytest.raises(ValueError, match="cannot import"):
+        load_reward("surely_not_a_module_xyz:f")
