@@ -186,20 +186,58 @@ def sharded_jit(
 
 
 def shard_map_step(
-    fn: Callable[..., Any], mesh: Mesh | None = None, axis: str = "data"
+    fn: Callable[..., Any],
+    mesh: Mesh | None = None,
+    axis: str = "data",
+    replicated_argnums: int | tuple[int, ...] = (),
 ) -> Callable[..., Any]:
     """Runs ``fn`` per shard of whole groups with ``jax.shard_map``.
 
-    ``fn`` receives the local shard of every argument (each leaf split along
-    its first axis) and must return leaves of rank >= 1 split the same way
-    (``[P_local, ...]``). Batch-level statistics inside ``fn`` need
-    collectives over ``axis``: ``rd.advantages.grpo(r, m, scale="batch",
-    axis_name=axis)`` and `collective_mean`. Use ``jax.jit`` around the
-    result as usual.
+    ``fn`` receives the local shard of every argument: each array leaf of
+    rank >= 1 is split along its first axis (P), while scalar leaves (the
+    traced hyperparameters of an objective, gate or loss) and every leaf of
+    the positional arguments in ``replicated_argnums`` are replicated. So an
+    objective can be passed as an argument, ``step(objective, rollouts)``,
+    and a new hyperparameter value does not recompile; pass it in
+    ``replicated_argnums`` when it holds vector hyperparameters (e.g.
+    ``RubricScore(weights)``), which must not be split along P. ``fn`` must
+    return leaves of rank >= 1 split the same way (``[P_local, ...]``).
+    Batch-level statistics inside ``fn`` need collectives over ``axis``:
+    ``rd.advantages.grpo(r, m, scale="batch", axis_name=axis)`` and
+    `collective_mean`. Use ``jax.jit`` around the result as usual.
     """
     mesh = default_mesh(axis) if mesh is None else mesh
     _check_axis(mesh, axis)
-    return jax.shard_map(fn, mesh=mesh, in_specs=PS(axis), out_specs=PS(axis), check_vma=False)
+    replicated = (
+        (replicated_argnums,) if isinstance(replicated_argnums, int) else tuple(replicated_argnums)
+    )
+
+    def call(*args: Any) -> Any:
+        for i in replicated:
+            if not -len(args) <= i < len(args):
+                raise ValueError(
+                    f"replicated_argnums {replicated} refers to argument {i}, but the step "
+                    f"was called with {len(args)} positional arguments."
+                )
+        replicate = {i % len(args) for i in replicated}
+        # Specs are given per leaf (not as a tree of specs): rebuilding our
+        # dataclasses with PartitionSpec leaves would run their checks on them.
+        leaves, treedef = jax.tree_util.tree_flatten(args)
+        owners = [i for i, a in enumerate(args) for _ in jax.tree_util.tree_leaves(a)]
+        specs = tuple(
+            PS() if owner in replicate or jnp.ndim(leaf) == 0 else PS(axis)
+            for leaf, owner in zip(leaves, owners, strict=True)
+        )
+
+        def local(*local_leaves: Any) -> Any:
+            return fn(*jax.tree_util.tree_unflatten(treedef, local_leaves))
+
+        mapped = jax.shard_map(
+            local, mesh=mesh, in_specs=specs, out_specs=PS(axis), check_vma=False
+        )
+        return mapped(*leaves)
+
+    return call
 
 
 def collective_mean(x: jax.Array, axis_name: str, weights: jax.Array | None = None) -> jax.Array:

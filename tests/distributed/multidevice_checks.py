@@ -150,6 +150,42 @@ def test_shard_map_variant_with_collectives():
     np.testing.assert_allclose(got["keep"], np.full(8, keep), rtol=1e-6)
 
 
+def test_shard_map_step_takes_the_objective_as_an_argument_without_retracing():
+    # Scalar hyperparameter leaves are replicated (sharding them along P used to
+    # fail), so a new weight reuses the compiled step; vector hyperparameters
+    # (RubricScore weights) are replicated with replicated_argnums.
+    r = _rollouts()
+    mesh = dist.default_mesh()
+    traces = []
+
+    def local_step(objective, rollouts):
+        traces.append(None)
+        out = objective(rollouts)
+        return rd.advantages.grpo(out.total, mask=out.accepted, scale="batch", axis_name="data")
+
+    run = jax.jit(dist.shard_map_step(local_step, mesh, replicated_argnums=0))
+    sharded = dist.shard_rollouts(r, mesh)
+    for w in (0.5, 1.0, 3.0):
+        got = run(_objective(w), sharded)
+        out = _objective(w)(r)
+        expected = rd.advantages.grpo(out.total, mask=out.accepted, scale="batch")
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+        assert len(got.sharding.device_set) == 8
+    assert len(traces) == 1
+
+    scalar_only = rd.compose(correct=rd.terms.Correctness(), brier=rd.terms.Brier(weight=0.3))
+    got = jax.jit(dist.shard_map_step(local_step, mesh))(scalar_only, sharded)
+    out = scalar_only(r)
+    np.testing.assert_allclose(
+        got,
+        rd.advantages.grpo(out.total, mask=out.accepted, scale="batch"),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="replicated_argnums"):
+        dist.shard_map_step(local_step, mesh, replicated_argnums=2)(scalar_only, sharded)
+
+
 def test_process_local_assembly_matches_device_put():
     r = _rollouts()
     a = dist.rollouts_from_process_local(r)
