@@ -148,6 +148,8 @@ def misclassification_cost(num_classes: int, critical_class: int, cost_ratio: fl
     """
     if not np.isfinite(cost_ratio) or cost_ratio <= 0:
         raise ValueError(f"cost_ratio must be a positive finite number; got {cost_ratio!r}.")
+    import reward_design as rd
+
     per_class = np.ones(num_classes, dtype=np.float32)
     per_class[critical_class] = cost_ratio
-    return (per_class[:, None] * (1.0 - np.eye(num_classes, dtype=np.float32))).astype(np.float32)
+    return np.asarray(rd.posthoc.cost_matrix_from_class_costs(per_class), dtype=np.float32)

@@ -231,12 +231,15 @@ def _probe_accuracy(
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
-    with warnings.catch_warnings():
+    # One BLAS thread: on a small shared CPU, multithreaded OpenBLAS inside L-BFGS
+    # spends its time waiting for cores (measured 40x slower under load).
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore", ConvergenceWarning)
         probe.fit(train_h, train_y)
-    return float(probe.score(test_h, test_y))
+        return float(probe.score(test_h, test_y))
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -415,10 +418,12 @@ def _run_task(
         init = trained[model][0]
         keys = jax.vmap(jax.random.key)(jnp.asarray(model_seeds, dtype=jnp.uint32))
         n_train = int(xt.shape[1])
-        first_batches = jax.vmap(
-            lambda k, n_train=n_train: jax.vmap(
-                lambda t: batch_indices(k, t, n_train, config.batch_size)
-            )(jnp.arange(config.chunk))
+        first_batches = jax.jit(
+            jax.vmap(
+                lambda k, n_train=n_train: jax.vmap(
+                    lambda t: batch_indices(k, t, n_train, config.batch_size)
+                )(jnp.arange(config.chunk))
+            )
         )(keys)
         records[model] = {
             "loss": _LOSS_NAMES[model],
