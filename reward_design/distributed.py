@@ -74,10 +74,10 @@ def pad_rollouts(rollouts: Rollouts, multiple: int) -> tuple[Rollouts, int]:
 
     Padded groups have ``mask`` all False (and zeros elsewhere, confidence
     0.5), so objectives give them reward 0 and advantages give them 0; they
-    take no part in any statistic. Batch-level statistics that count groups
-    (e.g. the fraction of groups kept by a gate) do see them as empty
-    groups; slice them off with `unpad` before logging such numbers, or
-    compute them on the unpadded batch.
+    take no part in any statistic. The gate statistics in
+    ``RewardOutput.stats`` count valid rollouts and non-empty groups only, so
+    padding leaves them unchanged; a statistic of your own that counts
+    groups must skip empty ones (or run on the unpadded batch).
 
     Args:
       rollouts: the batch; fields may be numpy or JAX arrays.
