@@ -463,6 +463,32 @@ def _run_task(
     bar = progress.add_task(f"{name}: evaluate + probes", total=n_eval)
     rows = []
     diagnostics = {"temperature": {}, "temperature_not_converged": 0}
+    # Reference probes (what a linear probe gets without any learning): on the
+    # raw inputs and on the untrained network's representation, per seed.
+    init_out = apply(trained["symmetric"][0], jnp.asarray(x["train"]))
+    init_test = apply(trained["symmetric"][0], jnp.asarray(x["test"]))
+    raw, rand = [], []
+    for s in range(len(seeds)):
+        raw.append(
+            _probe_accuracy(
+                x["train"][s].reshape(x["train"].shape[1], -1),
+                y_full["train"][s],
+                x["test"][s].reshape(x["test"].shape[1], -1),
+                y_full["test"][s],
+                config.probe_c,
+            )
+        )
+        rand.append(
+            _probe_accuracy(
+                init_out[1][s],
+                y_full["train"][s],
+                init_test[1][s],
+                y_full["test"][s],
+                config.probe_c,
+            )
+        )
+    diagnostics["probe_accuracy_raw_inputs"] = metric_summary(raw)
+    diagnostics["probe_accuracy_untrained_network"] = metric_summary(rand)
     for steps in config.checkpoints:
         out = {}
         for model, seed_idx in (
@@ -697,7 +723,7 @@ def make_plots(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
     rows = [r for r in results["sweep"] if r["steps"] == steps]
     paths = []
 
-    def errbar(ax, xs, cells, arm, offset=0.0):
+    def errbar(ax, xs, cells, arm, offset=0.0, label=None):
         color, marker, ls = _ARM_STYLE[arm]
         means = np.array([c["mean"] for c in cells])
         lo = np.array([c["ci95"][0] for c in cells])
@@ -711,7 +737,7 @@ def make_plots(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
             marker=marker,
             ls=ls,
             capsize=3,
-            label=arm,
+            label=label or arm,
         )
 
     # 1. utility vs cost ratio, and the paired gap.
@@ -757,8 +783,9 @@ def make_plots(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
     plt.close(fig)
     paths.append(path)
 
-    # 2. probe accuracy vs cost ratio (one curve per trained model).
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    # 2. probe accuracy vs cost ratio (one curve per trained model) and the paired gap.
+    fig, axes = plt.subplots(2, len(tasks), figsize=(5.5 * len(tasks), 7.5), squeeze=False)
+    key = "symmetric_posthoc - utility_weighted_argmax"
     for col, task in enumerate(tasks):
         trs = sorted((r for r in rows if r["task"] == task), key=lambda r: r["cost_ratio"])
         xs = [r["cost_ratio"] for r in trs]
@@ -768,6 +795,7 @@ def make_plots(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
             xs,
             [r["arms"]["symmetric_posthoc"]["probe_accuracy"] for r in trs],
             "symmetric_posthoc",
+            label="symmetric model",
         )
         errbar(
             ax,
@@ -775,13 +803,38 @@ def make_plots(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
             [r["arms"]["utility_weighted_argmax"]["probe_accuracy"] for r in trs],
             "utility_weighted_argmax",
             offset=0.03,
+            label="utility-weighted model",
         )
+        diag = results.get("diagnostics", {}).get(task, {})
+        for name, style, label in (
+            ("probe_accuracy_raw_inputs", ":", "probe on raw inputs"),
+            ("probe_accuracy_untrained_network", "-.", "probe on untrained network"),
+        ):
+            if name in diag:
+                ax.axhline(diag[name]["mean"], color="k", ls=style, lw=1, label=label)
         ax.set_xscale("log")
-        ax.set_title(f"{task}: 10-class linear probe on the representation")
+        ax.set_title(f"{task}: 10-class linear probe ({steps} steps)")
         ax.set_xlabel("cost ratio r")
         ax.set_ylabel("probe test accuracy")
         ax.grid(alpha=0.3)
-        ax.legend(["symmetric model", "utility-weighted model"], fontsize=8)
+        ax.legend(fontsize=7)
+        ax = axes[1, col]
+        comp = [r["comparisons"][key]["probe_accuracy"] for r in trs]
+        means = np.array([c["mean"] for c in comp])
+        ax.errorbar(
+            xs,
+            means,
+            yerr=[means - [c["low"] for c in comp], [c["high"] for c in comp] - means],
+            marker="o",
+            capsize=3,
+            color="tab:purple",
+        )
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_title(f"{task}: paired probe gap, symmetric − weighted")
+        ax.set_xlabel("cost ratio r")
+        ax.set_ylabel("Δ probe accuracy")
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     path = out_dir / "probe_accuracy_vs_cost_ratio.png"
     fig.savefig(path, dpi=120)
