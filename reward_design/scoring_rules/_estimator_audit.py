@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -94,32 +95,18 @@ def estimator_fixed_points(
     Returns:
       `FixedPointTable`.
     """
-    adv = _ADVANTAGES[estimator]
+    if estimator not in _ADVANTAGES:
+        raise ValueError(
+            f"estimator_fixed_points: estimator must be one of {sorted(_ADVANTAGES)}; "
+            f"got {estimator!r}."
+        )
     g = int(group_size)
     half = (int(num_samples) + 1) // 2
     with jax.enable_x64(True):
         base = jax.random.normal(jax.random.PRNGKey(seed), (half, g), dtype=jnp.float64)
         eps = jnp.concatenate([base, -base], axis=0)  # [S, G], antithetic
-        pattern = (jnp.arange(g)[None, :] < jnp.arange(g + 1)[:, None]).astype(jnp.float64)
         m_grid = jnp.linspace(-logit_range, logit_range, num_grid, dtype=jnp.float64)
-        s = jnp.float64(exploration)
-
-        def per_m(m):
-            c = jax.nn.sigmoid(m + s * eps)
-            r1 = jnp.asarray(reward_fn(c, jnp.ones_like(c)), dtype=jnp.float64)
-            r0 = jnp.asarray(reward_fn(c, jnp.zeros_like(c)), dtype=jnp.float64)
-            y = pattern[:, None, :]  # [G+1, 1, G]
-            r = jnp.where(y > 0, r1[None], r0[None])  # [G+1, S, G]
-            a = adv(r.reshape(-1, g)).reshape(r.shape)
-            return (
-                jnp.mean(jnp.sum(a * eps[None], axis=-1), axis=-1) / s,
-                jnp.mean(jnp.sum(a * y, axis=-1), axis=-1),
-                jnp.mean(jnp.sum(a, axis=-1), axis=-1),
-                jnp.mean(r, axis=(-2, -1)),
-                jnp.mean(c),
-            )
-
-        out = jax.jit(lambda ms: jax.lax.map(per_m, ms, batch_size=4))(m_grid)
+        out = _tabulate(reward_fn, estimator, eps, m_grid, jnp.float64(exploration))
         drift, corr, tot, rew, mc = (np.asarray(x) for x in out)
     return FixedPointTable(
         m=np.asarray(m_grid),
@@ -129,6 +116,31 @@ def estimator_fixed_points(
         mean_reward=rew.T,
         mean_confidence=mc,
     )
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _tabulate(reward_fn, estimator, eps, m_grid, s):
+    """Per-m Monte Carlo tables; compiled once per (reward_fn, estimator, shapes)."""
+    adv = _ADVANTAGES[estimator]
+    g = eps.shape[1]
+    pattern = (jnp.arange(g)[None, :] < jnp.arange(g + 1)[:, None]).astype(eps.dtype)
+
+    def per_m(m):
+        c = jax.nn.sigmoid(m + s * eps)
+        r1 = jnp.asarray(reward_fn(c, jnp.ones_like(c)), dtype=eps.dtype)
+        r0 = jnp.asarray(reward_fn(c, jnp.zeros_like(c)), dtype=eps.dtype)
+        y = pattern[:, None, :]  # [G+1, 1, G]
+        r = jnp.where(y > 0, r1[None], r0[None])  # [G+1, S, G]
+        a = adv(r.reshape(-1, g)).reshape(r.shape)
+        return (
+            jnp.mean(jnp.sum(a * eps[None], axis=-1), axis=-1) / s,
+            jnp.mean(jnp.sum(a * y, axis=-1), axis=-1),
+            jnp.mean(jnp.sum(a, axis=-1), axis=-1),
+            jnp.mean(r, axis=(-2, -1)),
+            jnp.mean(c),
+        )
+
+    return jax.lax.map(per_m, m_grid, batch_size=4)
 
 
 def _interp(values: np.ndarray, i: int, t: float) -> float:

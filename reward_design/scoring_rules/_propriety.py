@@ -159,19 +159,23 @@ def _global(rule, q, cands):
     return _gap(e, e_true[:, None]), e_true, s_c
 
 
-@partial(jax.jit, static_argnums=(0, 5))
-def _refine_round(rule, q, e_true, p, gap, num_proposals, sigma, min_dist, key):
-    """One round of random local search for each q: keeps the best of K proposals."""
-    m, c = q.shape
+@partial(jax.jit, static_argnums=(1, 2))
+def _proposal_noise(key, shape, dtype):
+    """Gaussian directions times heavy-tailed step sizes (rule-independent: compiled once)."""
     k1, k2 = jax.random.split(key)
-    noise = jax.random.normal(k1, (m, num_proposals, c), dtype=q.dtype) * sigma
-    # heavy-tailed step sizes reach faces and vertices as well as nearby points
-    scale = jnp.exp(
-        jax.random.uniform(k2, (m, num_proposals, 1), dtype=q.dtype, minval=-4.0, maxval=0.0)
-    )
-    prop = jnp.maximum(p[:, None, :] + noise * scale, 0.0)
+    noise = jax.random.normal(k1, shape, dtype=dtype)
+    # log-uniform step sizes over e^-4..1 reach faces and vertices as well as nearby points
+    scale = jnp.exp(jax.random.uniform(k2, shape[:-1] + (1,), dtype=dtype, minval=-4.0, maxval=0.0))
+    return noise * scale
+
+
+@partial(jax.jit, static_argnums=0)
+def _refine_round(rule, q, e_true, p, gap, noise, sigma, min_dist):
+    """One round of random local search for each q: keeps the best of K proposals."""
+    m, k, c = noise.shape
+    prop = jnp.maximum(p[:, None, :] + noise * sigma, 0.0)
     prop = prop / jnp.maximum(jnp.sum(prop, axis=-1, keepdims=True), 1e-30)
-    s = _scores(rule, prop.reshape(m * num_proposals, c)).reshape(m, num_proposals, c)
+    s = _scores(rule, prop.reshape(m * k, c)).reshape(m, k, c)
     e = _expected(q[:, None, :], s)
     g = _gap(e, e_true[:, None])
     far = jnp.max(jnp.abs(prop - q[:, None, :]), axis=-1) >= min_dist
@@ -185,18 +189,19 @@ def _refine_round(rule, q, e_true, p, gap, num_proposals, sigma, min_dist, key):
 
 def _refine(rule, q, e_true, p, gap, min_dist, rounds, num_proposals, seed):
     key = jax.random.PRNGKey(seed)
+    shape = (q.shape[0], num_proposals, q.shape[1])
     for sigma in np.geomspace(0.3, 1e-4, rounds):
         key, sub = jax.random.split(key)
+        noise = _proposal_noise(sub, shape, q.dtype)
         p, gap = _refine_round(
             rule,
             q,
             e_true,
             p,
             gap,
-            num_proposals,
+            noise,
             jnp.asarray(sigma, q.dtype),
             jnp.asarray(min_dist, q.dtype),
-            sub,
         )
     return np.asarray(p), np.asarray(gap)
 

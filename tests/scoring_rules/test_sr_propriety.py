@@ -53,9 +53,9 @@ CASES = [
     ("true_class_square C=3", true_class_square, 3, False, False, False),
     ("zero_one", zero_one, 2, False, True, False),
     ("confident_bonus", confident_bonus, 3, False, False, False),
-    ("log C=3", sr.log, 3, False, True, True),
 ]
 SLOW_CASES = [
+    ("log C=3", sr.log, 3, False, True, True),
     ("log_binary", sr.log_binary, 2, True, True, True),
     ("spherical_binary", sr.spherical_binary, 2, True, True, True),
     ("absolute", absolute, 2, False, False, False),
