@@ -75,8 +75,9 @@ def group_std(rewards: ArrayLike, mask: ArrayLike | None = None, ddof: int = 1) 
     (``torch.std``). Groups with ``n <= ddof`` valid members get 0.
     """
     r, m = _prepare(rewards, mask, "group_std")
+    r = jnp.where(m, r, 0.0)  # masked-out values (even NaN) reach neither value nor gradient
     n = last_sum(m, keepdims=True)
-    mean = last_sum(jnp.where(m, r, 0.0), keepdims=True) / jnp.maximum(n, 1)
+    mean = last_sum(r, keepdims=True) / jnp.maximum(n, 1)
     sq = last_sum(jnp.where(m, jnp.square(r - mean), 0.0), keepdims=True)
     var = jnp.where(n > ddof, sq / jnp.maximum(n - ddof, 1), 0.0)
     return _safe_sqrt(var)

@@ -133,6 +133,18 @@ def test_nan_in_masked_members_reaches_neither_values_nor_gradients(kind, kwargs
     assert np.all(g_dirty[~mask] == 0)
 
 
+@pytest.mark.parametrize("stat", ["group_mean", "group_std"])
+def test_group_statistics_ignore_nan_in_masked_members(stat):
+    rewards, mask = _data(seed=5)
+    dirty = rewards.copy()
+    dirty[~mask] = np.nan
+    fn = getattr(adv, stat)
+    np.testing.assert_array_equal(fn(dirty, mask), fn(rewards, mask))
+    g = np.asarray(jax.grad(lambda r: jnp.sum(fn(r, mask)))(jnp.asarray(dirty)))
+    assert np.all(np.isfinite(g))
+    assert np.all(g[~mask] == 0)
+
+
 @pytest.mark.parametrize(
     "args, match",
     [
