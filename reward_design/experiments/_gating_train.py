@@ -247,7 +247,10 @@ class Trainer:
             metrics = {
                 "gold": jnp.mean(genv.gold(checks)),
                 "proxy": jnp.mean(genv.proxy(checks)),
-                "accepted": jnp.mean(out.accepted),
+                # the gate's verdict before group filtering (1 for dense objectives) ...
+                "accepted": out.stats.get("gate/pass_rate", jnp.mean(out.accepted)),
+                # ... and ``RewardOutput.accepted``, after it
+                "kept": jnp.mean(out.accepted),
                 "in_update": jnp.mean(mask),
                 "groups_with_signal": jnp.mean(jnp.any(adv != 0, axis=1)),
                 "kl": kl,

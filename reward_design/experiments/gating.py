@@ -102,7 +102,7 @@ QUICK_CONFIG: dict[str, Any] = {
 
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 _FINAL_METRICS = ("gold", "proxy", "kl", "length")
-_TRAIN_METRICS = ("accepted", "in_update", "groups_with_signal")
+_TRAIN_METRICS = ("accepted", "kept", "in_update", "groups_with_signal")
 
 
 def make_objective(arm: str, floor: float = 0.0) -> Any:
@@ -310,6 +310,9 @@ def _assemble(cfg, levels, n_seeds, finals, traces, base, training) -> dict[str,
                 vals[m] = tr[m][li][:, -tail:].mean(axis=1)
             vals["gold_during_training"] = tr["gold"][li].mean(axis=1)
             vals["proxy_during_training"] = tr["proxy"][li].mean(axis=1)
+            quarter = max(1, cfg["steps"] // 4)
+            vals["gold_first_quarter"] = tr["gold"][li][:, :quarter].mean(axis=1)
+            vals["proxy_first_quarter"] = tr["proxy"][li][:, :quarter].mean(axis=1)
             per_seed[name] = vals
             arms[name] = {m: metric_summary(v) for m, v in vals.items()}
             items[name] = {
@@ -341,7 +344,7 @@ def _assemble(cfg, levels, n_seeds, finals, traces, base, training) -> dict[str,
             na, nb = _arm_name(a, e), _arm_name(b, e)
             comparisons[f"{na} - {nb}"] = {
                 m: paired_difference_ci(per_seed[na][m], per_seed[nb][m])
-                for m in ("gold", "proxy", "gold_during_training", "kl")
+                for m in ("gold", "proxy", "gold_during_training", "gold_first_quarter", "kl")
             }
 
     return {

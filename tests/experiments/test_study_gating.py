@@ -34,10 +34,13 @@ METRICS = (
     "kl",
     "length",
     "accepted",
+    "kept",
     "in_update",
     "groups_with_signal",
     "gold_during_training",
     "proxy_during_training",
+    "gold_first_quarter",
+    "proxy_first_quarter",
 )
 
 
@@ -173,10 +176,12 @@ def test_json_schema(tiny_result, tmp_path):
             assert cell["mean"] == pytest.approx(per.mean())
             low, high = cell["ci95"]
             assert low <= cell["mean"] + 1e-9 and cell["mean"] <= high + 1e-9
-        for m in ("gold", "proxy", "accepted", "in_update", "groups_with_signal"):
+        for m in ("gold", "proxy", "accepted", "kept", "in_update", "groups_with_signal"):
             assert all(0.0 <= v <= 1.0 for v in metrics[m]["per_seed"]), (name, m)
         assert all(v >= -1e-4 for v in metrics["kl"]["per_seed"])
-    # the dense objective accepts every rollout
+    # the dense objective accepts every rollout; group filtering only removes
+    for name in _arm_names():
+        assert data["arms"][name]["kept"]["mean"] <= data["arms"][name]["accepted"]["mean"] + 1e-9
     assert data["arms"]["dense"]["accepted"]["per_seed"] == [1.0, 1.0]
     # curves: one point per block of curve_every steps, per seed
     n_points = -(-TINY["steps"] // TINY["curve_every"])
