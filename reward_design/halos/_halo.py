@@ -47,6 +47,13 @@ from reward_design.halos._value import KahnemanTverskyValue, as_value_function
 __all__ = ["HALO", "kto_halo", "dpo_halo", "kahneman_tversky_halo"]
 
 
+def _concrete_values(value: Any) -> np.ndarray | None:
+    """The values of a concrete numpy/JAX array leaf, or None (tracers, sentinels)."""
+    if isinstance(value, np.ndarray | jax.Array) and not isinstance(value, jax.core.Tracer):
+        return np.asarray(value, dtype=np.float64)
+    return None
+
+
 @struct.dataclass
 class HALO:
     """A human-aware loss built from a value function, a reference point and class weights.
@@ -100,12 +107,15 @@ class HALO:
             leaf = getattr(self, name)
             if isinstance(leaf, np.ndarray) and leaf.ndim != 0:
                 raise ValueError(f"HALO.{name} must be a scalar; got shape {leaf.shape}.")
-        if isinstance(self.beta, np.ndarray) and float(self.beta) <= 0:
-            raise ValueError(f"HALO.beta must be > 0; got {float(self.beta)!r}.")
+        # Ranges are checked on every concrete value, JAX arrays included
+        # (a stacked vector of values to vmap over is checked elementwise).
+        beta = _concrete_values(self.beta)
+        if beta is not None and np.any(beta <= 0):
+            raise ValueError(f"HALO.beta must be > 0; got {beta.tolist()!r}.")
         for name in ("desirable_weight", "undesirable_weight"):
-            leaf = getattr(self, name)
-            if isinstance(leaf, np.ndarray) and float(leaf) < 0:
-                raise ValueError(f"HALO.{name} must be >= 0; got {float(leaf)!r}.")
+            leaf = _concrete_values(getattr(self, name))
+            if leaf is not None and np.any(leaf < 0):
+                raise ValueError(f"HALO.{name} must be >= 0; got {leaf.tolist()!r}.")
         for name in ("stop_gradient_reference", "clamp_reference"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"HALO.{name} must be a bool; got {getattr(self, name)!r}.")

@@ -194,6 +194,13 @@ class KahnemanTverskyValue:
                 raise ValueError(
                     f"KahnemanTverskyValue.{name} must be a scalar > 0; got {value.tolist()!r}."
                 )
+            # concrete JAX arrays (possibly a stacked vector to vmap over): range only
+            if isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer):
+                if np.any(np.asarray(value, dtype=np.float64) <= 0):
+                    raise ValueError(
+                        f"KahnemanTverskyValue.{name} must be > 0; "
+                        f"got {np.asarray(value).tolist()!r}."
+                    )
 
     def __call__(self, z: ArrayLike) -> jax.Array:
         return kahneman_tversky_value(

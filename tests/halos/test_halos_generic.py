@@ -185,3 +185,14 @@ def test_bad_inputs_raise():
         halos.HALO(value=jax.nn.sigmoid, offset=float("inf"))
     with pytest.raises(TypeError, match="clamp_reference must be a bool"):
         halos.HALO(value=jax.nn.sigmoid, clamp_reference=1)
+
+
+def test_out_of_range_jax_array_hyperparameters_raise():
+    # Only numpy values were range-checked: a JAX scalar such as jnp.asarray(-0.1)
+    # was accepted silently.
+    with pytest.raises(ValueError, match="HALO.beta must be > 0"):
+        halos.HALO(value=jax.nn.sigmoid, beta=jnp.asarray(-0.1))
+    with pytest.raises(ValueError, match="HALO.desirable_weight must be >= 0"):
+        halos.HALO(value=jax.nn.sigmoid, desirable_weight=jnp.asarray([1.0, -2.0]))
+    with pytest.raises(ValueError, match="KahnemanTverskyValue.loss_aversion must be > 0"):
+        halos.KahnemanTverskyValue(loss_aversion=jnp.asarray(0.0))
