@@ -910,6 +910,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default 300 1000 3000, or 300 1000 with --quick)",
     )
     parser.add_argument("--tasks", nargs="+", choices=("digits", "mnist1d"), default=None)
+    parser.add_argument(
+        "--hidden",
+        type=int,
+        nargs="+",
+        default=None,
+        help="MLP hidden widths; the last is the probed representation (default 128 64)",
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNGs")
 
 
@@ -930,6 +937,11 @@ def _config_from_args(args: argparse.Namespace) -> StudyConfig:
         changes["checkpoints"] = steps
         if base.headline_steps not in steps:
             changes["headline_steps"] = max(steps)
+    hidden = getattr(args, "hidden", None)
+    if hidden:
+        if any(h <= 0 for h in hidden):
+            raise ValueError(f"--hidden widths must be positive; got {hidden}.")
+        changes["hidden"] = tuple(int(h) for h in hidden)
     tasks = getattr(args, "tasks", None)
     if tasks:
         changes["tasks"] = tuple(dict.fromkeys(tasks))

@@ -302,8 +302,11 @@ def test_config_validation_and_cli_options():
     full = misaligned._config_from_args(parser.parse_args([]))
     assert full.seeds == 5 and full.cost_ratios == (1.0, 5.0, 20.0, 50.0)
     custom = misaligned._config_from_args(
-        parser.parse_args(["--cost-ratios", "3", "1", "--steps", "100", "--tasks", "digits"])
+        parser.parse_args(
+            ["--cost-ratios", "3", "1", "--steps", "100", "--tasks", "digits", "--hidden", "32"]
+        )
     )
+    assert custom.hidden == (32,)
     assert custom.cost_ratios == (1.0, 3.0) and custom.headline_cost_ratio == 3.0
     assert custom.headline_steps == 100 and custom.headline_task == "digits"
 
