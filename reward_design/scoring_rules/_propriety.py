@@ -150,8 +150,7 @@ def _gap(e: jax.Array, e_true: jax.Array) -> jax.Array:
     return jnp.where(e == e_true, 0.0, e - e_true)
 
 
-@partial(jax.jit, static_argnums=0)
-def _global(rule, q, cands):
+def _global_eager(rule, q, cands):
     s_c = _scores(rule, cands)
     s_q = _scores(rule, q)
     e = jax.vmap(lambda qi: _expected(qi, s_c))(q)  # [M, N]
@@ -169,8 +168,7 @@ def _proposal_noise(key, shape, dtype):
     return noise * scale
 
 
-@partial(jax.jit, static_argnums=0)
-def _refine_round(rule, q, e_true, p, gap, noise, sigma, min_dist):
+def _refine_round_eager(rule, q, e_true, p, gap, noise, sigma, min_dist):
     """One round of random local search for each q: keeps the best of K proposals."""
     m, k, c = noise.shape
     prop = jnp.maximum(p[:, None, :] + noise * sigma, 0.0)
@@ -187,13 +185,18 @@ def _refine_round(rule, q, e_true, p, gap, noise, sigma, min_dist):
     return jnp.where(better[:, None], p_best, p), jnp.where(better, g_best, gap)
 
 
-def _refine(rule, q, e_true, p, gap, min_dist, rounds, num_proposals, seed):
+_global = jax.jit(_global_eager, static_argnums=0)
+_refine_round = jax.jit(_refine_round_eager, static_argnums=0)
+
+
+def _refine(rule, q, e_true, p, gap, min_dist, rounds, num_proposals, seed, jit=True):
     key = jax.random.PRNGKey(seed)
     shape = (q.shape[0], num_proposals, q.shape[1])
     for sigma in np.geomspace(0.3, 1e-4, rounds):
         key, sub = jax.random.split(key)
         noise = _proposal_noise(sub, shape, q.dtype)
-        p, gap = _refine_round(
+        step = _refine_round if jit else _refine_round_eager
+        p, gap = step(
             rule,
             q,
             e_true,
@@ -260,7 +263,8 @@ def check_propriety(
 
     Args:
       rule: ``rule(probs [N, C], outcome [N]) -> [N]`` losses, written with
-        jax.numpy (it is jitted; it may be discontinuous). With
+        jax.numpy (it is jitted; it may be discontinuous; a rule that cannot
+        be traced, e.g. one with Python ``if`` on values, is run eagerly). With
         ``binary=True``: ``rule(p [N], y [N]) -> [N]``, p the probability of 1.
       num_classes: C >= 2 (2 when ``binary``).
       binary: ``rule`` takes the probability of outcome 1 (as `brier_binary`).
@@ -317,7 +321,13 @@ def _check(rule, q_np, c_np, binary, rtol, min_distance, refine_rounds, num_prop
     num_classes = q_np.shape[1]
     q = jnp.asarray(q_np, dtype=jnp.float64)
     cands = jnp.asarray(c_np, dtype=jnp.float64)
-    gap, e_true, s_c = _global(rule, q, cands)
+    try:
+        gap, e_true, s_c = _global(rule, q, cands)
+        jit = True
+    except jax.errors.JAXTypeError:
+        # the rule branches on values in Python: run the same search without jit (slower)
+        gap, e_true, s_c = _global_eager(rule, q, cands)
+        jit = False
     gap, e_true, s_c = np.asarray(gap), np.asarray(e_true), np.asarray(s_c)
 
     if np.any(np.isnan(e_true)):
@@ -345,6 +355,7 @@ def _check(rule, q_np, c_np, binary, rtol, min_distance, refine_rounds, num_prop
         refine_rounds,
         num_proposals,
         seed,
+        jit,
     )
     # ties: best report at distance >= min_distance, refined under that constraint
     far = np.max(np.abs(c_np[None, :, :] - q_np[:, None, :]), axis=-1) >= min_distance
@@ -362,6 +373,7 @@ def _check(rule, q_np, c_np, binary, rtol, min_distance, refine_rounds, num_prop
         refine_rounds,
         num_proposals,
         seed + 1,
+        jit,
     )
 
     violation = np.maximum(-g_v, 0.0)

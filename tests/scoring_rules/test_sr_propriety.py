@@ -128,3 +128,13 @@ def test_bad_arguments():
         sr.check_propriety("brier")
     with pytest.raises(ValueError, match=r"must return \[N\] scores"):
         sr.check_propriety(lambda p, y: p, 2)
+
+
+@pytest.mark.slow
+def test_untraceable_rule_runs_eagerly():
+    def python_rule(p, y):  # float() on values: cannot be traced by jax.jit
+        p, y = np.asarray(p), np.asarray(y)
+        return np.array([(float(p[i, 1]) - float(y[i])) ** 2 for i in range(len(y))])
+
+    report = sr.check_propriety(python_rule, 2, num_candidates=501, refine_rounds=4)
+    assert report.proper and report.strictly_proper
