@@ -107,10 +107,10 @@ def _fmt(x: float) -> str:
     return f"{x:.3f}"
 
 
-def _expected_reward_audit(reward_fn, num_q, num_c, rtol, tolerance) -> IncentiveReport:
+def _expected_reward_audit(reward_fn, q_grid, num_c, rtol, tolerance) -> IncentiveReport:
     with jax.enable_x64(True):
         c = jnp.linspace(0.0, 1.0, num_c, dtype=jnp.float64)
-        qs = jnp.linspace(0.0, 1.0, num_q, dtype=jnp.float64)
+        qs = jnp.asarray(q_grid, dtype=jnp.float64)
         fn = jax.jit(reward_fn)
         try:
             r1, r0 = evaluate_reward(fn, c, 1.0), evaluate_reward(fn, c, 0.0)
@@ -145,7 +145,7 @@ def _expected_reward_audit(reward_fn, num_q, num_c, rtol, tolerance) -> Incentiv
 
     parts = []
     if calibrated:
-        parts.append(f"calibrated: c = q is the unique optimum for all {num_q} q in [0, 1]")
+        parts.append(f"calibrated: c = q is the unique optimum for all {len(q)} q in [0, 1]")
     elif weak:
         i = int(np.argmax(spread))
         parts.append(
@@ -237,9 +237,9 @@ def audit_confidence_reward(
       group_size: G, samples per question (estimator audits).
       exploration: s, the logit-space standard deviation of the stated
         confidence (estimator audits).
-      q: optional grid of success probabilities (estimator audits; values in
-        (0, 1)).
-      num_q: grid size over [0, 1] (``estimator=None``).
+      q: optional grid of success probabilities (sorted; values in [0, 1]
+        without an estimator, in (0, 1) with one).
+      num_q: grid size over [0, 1] when ``q`` is None (``estimator=None``).
       num_confidences: grid size of c over [0, 1] (``estimator=None``).
       num_samples: Monte Carlo samples of the exploration noise per
         correctness pattern (estimator audits; antithetic, common across m).
@@ -274,7 +274,16 @@ def audit_confidence_reward(
                     f"audit_confidence_reward: {name} must be an integer >= {least}; got {v!r}."
                 )
         tol = 0.01 if tolerance is None else float(tolerance)
-        return _expected_reward_audit(reward_fn, num_q, num_confidences, rtol, tol)
+        if q is None:
+            grid = np.linspace(0.0, 1.0, num_q)
+        else:
+            grid = np.unique(np.asarray(q, dtype=np.float64).ravel())
+            if grid.size < 2 or not np.all((grid >= 0) & (grid <= 1)):
+                raise ValueError(
+                    "audit_confidence_reward: q must hold at least two distinct values in "
+                    f"[0, 1]; got {q!r}."
+                )
+        return _expected_reward_audit(reward_fn, grid, num_confidences, rtol, tol)
 
     from reward_design.scoring_rules._estimator_audit import estimator_audit
 

@@ -27,6 +27,9 @@ def test_rlcr_is_calibrated_and_accuracy_preserving_with_value_q_squared():
     np.testing.assert_allclose(report.optimal_interval[:, 1], report.q, atol=1e-3)
     np.testing.assert_allclose(report.accuracy_gradient[1:-1], 2 * report.q[1:-1], atol=1e-3)
     assert "calibrated" in report.summary and "NOT" not in report.summary
+    custom = sr.audit_confidence_reward(rlcr, q=[0.9, 0.1, 0.5])
+    np.testing.assert_allclose(custom.q, [0.1, 0.5, 0.9])
+    np.testing.assert_allclose(custom.value, [0.01, 0.25, 0.81], atol=1e-12)
 
 
 def test_correctness_alone_is_only_weakly_calibrated():
@@ -81,6 +84,8 @@ def test_errors():
         sr.audit_confidence_reward(rlcr, "grpo", exploration=0.0)
     with pytest.raises(ValueError, match=r"q must be"):
         sr.audit_confidence_reward(rlcr, "rloo", q=[0.0, 0.5])
+    with pytest.raises(ValueError, match=r"q must hold"):
+        sr.audit_confidence_reward(rlcr, q=[0.5, 1.5])
 
 
 # ------------------------------------------------------------------ estimators
