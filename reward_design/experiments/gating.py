@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -363,23 +364,31 @@ def _assemble(cfg, levels, n_seeds, finals, traces, base, training) -> dict[str,
 
 # ------------------------------------------------------------------ output
 def format_table(result: dict[str, Any]) -> Any:
-    """A ``rich`` table: one row per arm, mean [95% CI] of the headline metrics."""
+    """A ``rich`` table: one row per arm, mean ± 95% CI half-width of the headline metrics."""
     from rich.table import Table
 
     table = Table(
         title=f"gating: rubric as gate vs dense reward ({len(result['config']['arms'])} "
         f"arms, {result['config']['seeds']} seeds, {result['config']['steps']} steps)"
     )
-    cols = ("gold", "proxy", "gold_during_training", "accepted", "kl")
-    table.add_column("arm")
-    for c in cols:
-        table.add_column(c, justify="right")
+    cols = {
+        "gold": "gold",
+        "proxy": "proxy",
+        "gold_first_quarter": "gold (1st quarter)",
+        "gold_during_training": "gold (all steps)",
+        "accepted": "accepted",
+        "kl": "KL",
+    }
+    table.add_column("arm", no_wrap=True)
+    for header in cols.values():
+        table.add_column(header, justify="right", no_wrap=True)
     for name, metrics in result["arms"].items():
         row = [name]
         for c in cols:
             m = metrics[c]
-            row.append(f"{m['mean']:.3f} [{m['ci95'][0]:.3f}, {m['ci95'][1]:.3f}]")
+            row.append(f"{m['mean']:.3f} ± {(m['ci95'][1] - m['ci95'][0]) / 2:.3f}")
         table.add_row(*row)
+    table.caption = "mean ± half-width of the 95% t-interval over seeds"
     return table
 
 
@@ -508,7 +517,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "steps", None) is not None:
         config["steps"] = args.steps
     out_dir = resolve_out_dir(getattr(args, "out", None), EXPERIMENT)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 150)
     result = run_study(config, progress=True)
     path = write_json(out_dir / f"{EXPERIMENT}.json", result)
     pngs = plot(result, out_dir)
