@@ -20,8 +20,8 @@ e), named ``<arm>@e=<e>``. The environment is described in
 
 Entry points: ``run_study(config) -> dict`` (Python) and
 ``reward-design reproduce gating [--quick] [--out DIR] [--seeds N]``, which
-writes ``DIR/gating.json``, ``DIR/gating_curves.png`` and
-``DIR/gating_noise.png`` and prints a table.
+writes ``DIR/gating.json``, ``DIR/gating_curves.png``,
+``DIR/gating_noise.png`` and ``DIR/gating_items.png`` and prints a table.
 
 References:
   Xu et al., "Direct Reasoning Optimization: LLMs Can Reward and Refine
