@@ -97,6 +97,9 @@ METRICS = (
     "mean_confidence",
     "overconfidence",
     "abs_gap_to_q",
+    "surely_wrong",
+    "brier_reliability",
+    "brier_resolution",
 )
 """Per-arm metrics on held-out questions (sampled answers and confidences):
 
@@ -108,7 +111,16 @@ METRICS = (
 * ``overconfidence``: ``mean_confidence - accuracy``;
 * ``abs_gap_to_q``: mean ``|confidence - q(a | x)|``, distance from the known
   success probability of the answer given (0 for a perfectly calibrated,
-  perfectly resolving policy).
+  perfectly resolving policy);
+* ``surely_wrong``: fraction of sampled answers whose known success
+  probability is below 0.05 (answers the policy can be *sure* are wrong;
+  diagnostic added after the quick run showed accuracy collapsing under
+  std-scaled GRPO);
+* ``brier_reliability`` / ``brier_resolution``: Murphy's decomposition
+  ``brier = reliability - resolution + uncertainty`` with one bin per
+  confidence level (exact on the 21-level grid): reliability is the
+  calibration error, resolution how much the stated confidence separates
+  easy from hard answers.
 """
 
 RLCR_REFERENCE = {
@@ -217,8 +229,8 @@ class CalibrationConfig:
 
     @classmethod
     def quick(cls, **overrides: Any) -> CalibrationConfig:
-        """``--quick``: 3 seeds, 1000 steps, 2048 held-out questions (same arms)."""
-        base = {"seeds": 3, "steps": 1000, "test_questions": 2048}
+        """``--quick``: 3 seeds, 1000 steps, 2048 test questions, cheaper audit (same arms)."""
+        base = {"seeds": 3, "steps": 1000, "test_questions": 2048, "audit_samples": 512}
         base.update(overrides)
         return cls(**base)
 
@@ -367,7 +379,7 @@ def _metric_fns(num_bins: int):
     return ece
 
 
-def _final_metrics(run: ArmRun, num_bins: int) -> dict[str, list[float]]:
+def _final_metrics(run: ArmRun, num_bins: int, num_levels: int) -> dict[str, list[float]]:
     from reward_design import calibration as cal
     from reward_design.scoring_rules import brier_binary
 
@@ -385,6 +397,10 @@ def _final_metrics(run: ArmRun, num_bins: int) -> dict[str, list[float]]:
         out["mean_confidence"].append(float(c.mean()))
         out["overconfidence"].append(float(c.mean() - y.mean()))
         out["abs_gap_to_q"].append(float(np.abs(c - qs).mean()))
+        out["surely_wrong"].append(float((qs < 0.05).mean()))
+        dec = cal.brier_decomposition(c, y, num_bins=num_levels)
+        out["brier_reliability"].append(float(dec.reliability))
+        out["brier_resolution"].append(float(dec.resolution))
     return out
 
 
@@ -586,7 +602,7 @@ def run_study(
     arms, curves, by_q, audits = {}, {}, {}, {}
     audit_cache: dict[tuple, dict[str, Any]] = {}
     for name, run in runs.items():
-        per_seed = _final_metrics(run, config.num_bins)
+        per_seed = _final_metrics(run, config.num_bins, config.num_levels)
         arms[name] = {m: metric_summary(v) for m, v in per_seed.items()}
         curves[name] = _curves(run, config.num_bins)
         by_q[name] = _confidence_by_q(run, edges)
@@ -705,10 +721,11 @@ def _cell(cell: dict[str, Any], digits: int = 3) -> str:
 def format_table(results: dict[str, Any]) -> str:
     """Plain-text table of every arm with its audit (markdown)."""
     lines = [
-        "| arm | estimator | G | accuracy | ECE | Brier | AUROC | mean conf | |c-q| | "
+        "| arm | estimator | G | accuracy | ECE | Brier | AUROC | mean conf | mean abs(c - q) | "
+        "surely wrong | Brier reliability / resolution | "
         "audit: calibrated / acc.-preserving | predicted c*(q) at q=.25/.55/.85 | "
         "trained c at q=.25/.55/.85 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     pick = (2, 5, 8)
     for name, m in results["arms"].items():
@@ -732,7 +749,9 @@ def format_table(results: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {spec['estimator']} | {spec['group_size']} | {_cell(m['accuracy'])} | "
             f"{_cell(m['ece'])} | {_cell(m['brier'])} | {_cell(m['auroc'])} | "
-            f"{_cell(m['mean_confidence'])} | {_cell(m['abs_gap_to_q'])} | {flags} | {pred} | "
+            f"{_cell(m['mean_confidence'])} | {_cell(m['abs_gap_to_q'])} | "
+            f"{_cell(m['surely_wrong'])} | {m['brier_reliability']['mean']:.3f} / "
+            f"{m['brier_resolution']['mean']:.3f} | {flags} | {pred} | "
             f"{tr} |"
         )
     ref = results["reference"]
@@ -746,31 +765,68 @@ def format_table(results: dict[str, Any]) -> str:
 
 
 def _print_rich_table(results: dict[str, Any]) -> None:
+    """Means only (the markdown table in ``calibration.md`` has the 95% intervals)."""
+    import sys
+
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="calibration: binary vs Brier vs log under GRPO-style training")
+    table = Table(title="calibration: binary vs Brier vs log (means over seeds; CIs in .md)")
     cols = [
         "arm",
-        "est",
+        "est.",
         "G",
-        "accuracy",
+        "acc",
         "ECE",
         "Brier",
         "AUROC",
-        "mean conf",
+        "conf",
         "|c-q|",
+        "sure-wrong",
         "audit cal/acc",
-        "c* @.25/.55/.85",
-        "trained @.25/.55/.85",
+        "c* q=.25/.55/.85",
+        "trained",
     ]
     for c in cols:
-        table.add_column(c, no_wrap=c in ("arm",))
-    for line in format_table(results).splitlines()[2:]:
-        if not line.startswith("|"):
-            continue
-        table.add_row(*[c.strip() for c in line.strip("|").split("|")])
-    console = Console()
+        table.add_column(c, no_wrap=True)
+    pick = (2, 5, 8)
+    for name, m in results["arms"].items():
+        spec = results["arm_specs"][name]
+        a = results.get("audit", {}).get(name)
+        yes = {True: "yes", False: "no"}
+        flags = f"{yes[a['calibrated']]}/{yes[a['accuracy_preserving']]}" if a else "-"
+        if not a:
+            pred = "-"
+        elif a["any_confidence_is_optimal"]:
+            pred = "any"
+        else:
+            pred = "/".join(f"{a['optimal_confidence'][i]:.2f}" for i in pick)
+        trained = results["confidence_by_q"][name]["confidence_mean"]
+        tr = "/".join(
+            "nan" if v is None or not np.isfinite(v) else f"{v:.2f}"
+            for v in (trained[i] for i in pick)
+        )
+        table.add_row(
+            name,
+            spec["estimator"],
+            str(spec["group_size"]),
+            *(
+                f"{m[k]['mean']:.3f}"
+                for k in (
+                    "accuracy",
+                    "ece",
+                    "brier",
+                    "auroc",
+                    "mean_confidence",
+                    "abs_gap_to_q",
+                    "surely_wrong",
+                )
+            ),
+            flags,
+            pred,
+            tr,
+        )
+    console = Console(width=None if sys.stdout.isatty() else 170)
     console.print(table)
     console.print(format_table(results).splitlines()[-1])
 

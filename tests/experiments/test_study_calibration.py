@@ -138,6 +138,20 @@ def test_metrics_match_numpy_on_the_raw_samples(tiny_results):
         np.testing.assert_allclose(
             m["brier"]["per_seed"], ((conf - correct) ** 2).mean(1), atol=1e-6
         )
+        # Murphy decomposition with one group per confidence level (exact on the grid).
+        for s in range(config.seeds):
+            levels = np.round(conf[s] * (config.num_levels - 1)).astype(int)
+            acc = correct[s].mean()
+            rel = resol = 0.0
+            for lev in np.unique(levels):
+                sel = levels == lev
+                w = sel.mean()
+                rel += w * (conf[s][sel].mean() - correct[s][sel].mean()) ** 2
+                resol += w * (correct[s][sel].mean() - acc) ** 2
+            assert m["brier_reliability"]["per_seed"][s] == pytest.approx(rel, abs=1e-5)
+            assert m["brier_resolution"]["per_seed"][s] == pytest.approx(resol, abs=1e-5)
+            brier = ((conf[s] - correct[s]) ** 2).mean()
+            assert rel - resol + acc * (1 - acc) == pytest.approx(brier, abs=1e-5)
 
 
 def test_arms_trained_identically_except_objective(tiny_results):
