@@ -9,13 +9,14 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from reward_design._pytree import pytree_dataclass
 from reward_design.rollouts import Rollouts
 from reward_design.terms import FunctionTerm
 
 __all__ = ["RewardOutput", "Objective", "compose", "as_term"]
 
 
-@struct.dataclass
+@pytree_dataclass
 class RewardOutput:
     """What an objective returns for a batch of rollouts.
 
@@ -76,7 +77,7 @@ def _zero_masked_members(rollouts: Rollouts, mask: jax.Array) -> Rollouts:
     return rollouts.replace(**updates)
 
 
-@struct.dataclass
+@pytree_dataclass
 class Objective:
     """A weighted sum of named reward terms (made by `compose`).
 

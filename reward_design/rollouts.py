@@ -22,7 +22,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
+
+from reward_design._pytree import pytree_dataclass
 
 __all__ = ["Rollouts"]
 
@@ -51,7 +52,7 @@ def _is_concrete(value: Any) -> bool:
     return False
 
 
-@struct.dataclass
+@pytree_dataclass
 class Rollouts:
     """A batch of P prompts x G samples per prompt, as arrays.
 

@@ -21,6 +21,7 @@ import numpy as np
 from flax import struct
 
 from reward_design._hyper import set_float_leaf as _set_weight
+from reward_design._pytree import pytree_dataclass
 from reward_design._reduce import last_dot, last_sum
 from reward_design.rollouts import Rollouts
 
@@ -43,7 +44,7 @@ def require_field(rollouts: Rollouts, name: str, term: str) -> jax.Array:
     return jnp.asarray(value)
 
 
-@struct.dataclass
+@pytree_dataclass
 class Correctness:
     """``weight * correct``: the verifiable (RLVR) reward.
 
@@ -61,7 +62,7 @@ class Correctness:
         return self.weight * correct
 
 
-@struct.dataclass
+@pytree_dataclass
 class Brier:
     """``-weight * (confidence - correct)^2``: the RLCR calibration term.
 
@@ -88,7 +89,7 @@ class Brier:
         return -self.weight * jnp.square(conf - correct)
 
 
-@struct.dataclass
+@pytree_dataclass
 class TokenReward:
     """``weight * sum_t token_rewards[..., t] * token_mask[..., t]``.
 
@@ -123,7 +124,7 @@ class TokenReward:
         return self.weight * total
 
 
-@struct.dataclass
+@pytree_dataclass
 class RubricScore:
     """``weight * sum_k w_k pass_k / sum_k w_k``: the rubric as a dense reward.
 
@@ -179,7 +180,7 @@ class RubricScore:
         return self.weight * last_dot(rubric, w) / jnp.sum(w)
 
 
-@struct.dataclass
+@pytree_dataclass
 class ScoringRuleTerm:
     """``-weight * rule(confidence, correct)``: any binary scoring-rule loss as a reward.
 
@@ -203,7 +204,7 @@ class ScoringRuleTerm:
         return -self.weight * self.rule(conf, correct)
 
 
-@struct.dataclass
+@pytree_dataclass
 class FunctionTerm:
     """Wraps a plain function ``fn(rollouts) -> [P, G]`` as a pytree term.
 

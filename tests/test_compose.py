@@ -155,3 +155,23 @@ def test_masked_out_nan_and_garbage_reach_neither_outputs_nor_gradients():
     # reference gradient w.r.t. the Brier weight: -sum over valid members of (c - y)^2
     c, y = clean["confidence"], clean["correct"]
     np.testing.assert_allclose(g_dirty[0], -np.sum(((c - y) ** 2)[mask]), rtol=1e-5)
+
+
+def test_components_survive_tree_maps_with_non_numeric_leaves():
+    """JAX rebuilds components without re-running their checks (bools, ints, None as leaves)."""
+    obj = rd.compose(correct=terms.Correctness(), brier=terms.Brier(weight=0.5))
+    finite = jax.tree_util.tree_map(lambda x: bool(np.isfinite(x)), obj)
+    assert jax.tree_util.tree_leaves(finite) == [True, True]
+    # a vmap in_axes tree that batches only the Brier weight
+    in_axes = jax.tree_util.tree_map_with_path(
+        lambda path, _: 0 if "brier" in jax.tree_util.keystr(path) else None, obj
+    )
+    r = _rollouts()
+    batched = obj.replace_term("brier", terms.Brier(weight=jnp.array([0.0, 1.0, 2.0])))
+    out = jax.vmap(lambda o: o(r).total, in_axes=(in_axes,))(batched)
+    for i, w in enumerate([0.0, 1.0, 2.0]):
+        ref = rd.compose(correct=terms.Correctness(), brier=terms.Brier(weight=w))(r).total
+        np.testing.assert_allclose(out[i], ref, rtol=1e-6)
+    # a user-facing replace still validates
+    with pytest.raises(ValueError, match="Brier.weight must be finite"):
+        terms.Brier().replace(weight=float("nan"))

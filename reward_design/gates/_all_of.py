@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-from flax import struct
 
+from reward_design._pytree import pytree_dataclass
 from reward_design._reduce import last_all
 from reward_design.gates._base import Gate
 from reward_design.gates._rubric import check_pass_threshold, finish, rubric_passes
@@ -15,7 +15,7 @@ from reward_design.rollouts import Rollouts
 __all__ = ["AllOf"]
 
 
-@struct.dataclass
+@pytree_dataclass
 class AllOf(Gate):
     """Accepts a rollout when all K rubric items pass: ``accept = AND_k pass_k``.
 

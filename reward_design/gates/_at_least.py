@@ -7,8 +7,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 
+from reward_design._pytree import pytree_dataclass
 from reward_design._reduce import last_sum
 from reward_design.gates._base import Gate
 from reward_design.gates._rubric import (
@@ -23,7 +23,7 @@ from reward_design.rollouts import Rollouts
 __all__ = ["AtLeast"]
 
 
-@struct.dataclass
+@pytree_dataclass
 class AtLeast(Gate):
     """Accepts a rollout when at least ``k`` of its K rubric items pass.
 

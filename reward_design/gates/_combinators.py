@@ -7,8 +7,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 
+from reward_design._pytree import pytree_dataclass
 from reward_design.gates._base import Gate
 from reward_design.gates._function_gate import as_gate
 from reward_design.gates._rubric import finish
@@ -28,7 +28,7 @@ def _gates_tuple(args: tuple, gates: Sequence[Any] | None, owner: str) -> tuple:
     return tuple(as_gate(item, f"{owner} (each gate)") for item in items)
 
 
-@struct.dataclass
+@pytree_dataclass
 class Not(Gate):
     """Accepts the valid rollouts that ``gate`` rejects: ``accept = ~gate(r) & valid_mask``.
 
@@ -47,7 +47,7 @@ class Not(Gate):
         return finish(~jnp.asarray(self.gate(rollouts)), rollouts, "Not")
 
 
-@struct.dataclass
+@pytree_dataclass
 class And(Gate):
     """Accepts a rollout when every gate accepts it: ``accept = AND_i gate_i(r)``.
 
@@ -72,7 +72,7 @@ class And(Gate):
         return finish(verdict, rollouts, "And")
 
 
-@struct.dataclass
+@pytree_dataclass
 class Or(Gate):
     """Accepts a rollout when any gate accepts it: ``accept = OR_i gate_i(r)``.
 

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from reward_design._pytree import pytree_dataclass
 from reward_design._reduce import last_all
 from reward_design.gates._base import Gate
 from reward_design.gates._function_gate import as_gate
@@ -18,7 +19,7 @@ from reward_design.rollouts import Rollouts
 __all__ = ["Essential"]
 
 
-@struct.dataclass
+@pytree_dataclass
 class Essential(Gate):
     """Accepts a rollout when every essential item passes (and ``rest`` accepts the others).
 

@@ -8,6 +8,7 @@ from typing import Any
 import jax
 from flax import struct
 
+from reward_design._pytree import pytree_dataclass
 from reward_design.gates._base import Gate
 from reward_design.gates._rubric import finish
 from reward_design.rollouts import Rollouts
@@ -15,7 +16,7 @@ from reward_design.rollouts import Rollouts
 __all__ = ["FunctionGate", "gate_from_fn"]
 
 
-@struct.dataclass
+@pytree_dataclass
 class FunctionGate(Gate):
     """A gate from a user function: ``accept = fn(rollouts) & valid_mask``.
 

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from reward_design._pytree import pytree_dataclass
 from reward_design.compose import RewardOutput
 from reward_design.gates._function_gate import as_gate
 from reward_design.gates._group_filter import GroupFilter
@@ -20,7 +21,7 @@ __all__ = ["Gated"]
 _ON_REJECT = ("floor", "drop")
 
 
-@struct.dataclass
+@pytree_dataclass
 class _StaticObjective:
     """A plain function ``fn(rollouts) -> RewardOutput`` as a static pytree node."""
 
@@ -35,7 +36,7 @@ def _is_plain_callable(obj: Any) -> bool:
     return len(leaves) == 1 and leaves[0] is obj
 
 
-@struct.dataclass
+@pytree_dataclass
 class Gated:
     """An objective that lets ``inner`` reward only the rollouts ``gate`` accepts.
 

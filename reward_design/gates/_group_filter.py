@@ -10,13 +10,14 @@ import numpy as np
 from flax import struct
 from jax.typing import ArrayLike
 
+from reward_design._pytree import pytree_dataclass
 from reward_design._reduce import last_max, last_sum
 from reward_design.gates._rubric import check_scalar, is_concrete
 
 __all__ = ["GroupFilter"]
 
 
-@struct.dataclass
+@pytree_dataclass
 class GroupFilter:
     """Rejects whole groups (rows of ``[P, G]``) that carry no usable learning signal.
 

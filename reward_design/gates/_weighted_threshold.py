@@ -7,8 +7,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 
+from reward_design._pytree import pytree_dataclass
 from reward_design._reduce import last_dot
 from reward_design.gates._base import Gate
 from reward_design.gates._rubric import check_pass_threshold, check_scalar, finish, rubric_passes
@@ -21,7 +21,7 @@ __all__ = ["WeightedThreshold"]
 _REL_SLACK = 1e-6
 
 
-@struct.dataclass
+@pytree_dataclass
 class WeightedThreshold(Gate):
     """Accepts a rollout when ``sum_k w_k pass_k >= threshold``.
 

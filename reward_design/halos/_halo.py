@@ -36,6 +36,7 @@ from flax import struct
 from jax.typing import ArrayLike
 
 from reward_design._hyper import set_float_leaf
+from reward_design._pytree import pytree_dataclass
 from reward_design.halos._checks import (
     bool_labels,
     float_vector,
@@ -54,7 +55,7 @@ def _concrete_values(value: Any) -> np.ndarray | None:
     return None
 
 
-@struct.dataclass
+@pytree_dataclass
 class HALO:
     """A human-aware loss built from a value function, a reference point and class weights.
 

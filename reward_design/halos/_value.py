@@ -29,6 +29,7 @@ from flax import struct
 from jax.typing import ArrayLike
 
 from reward_design._hyper import set_float_leaf
+from reward_design._pytree import pytree_dataclass
 from reward_design.halos._checks import host_values, scalar_hyper
 
 __all__ = [
@@ -164,7 +165,7 @@ def probability_weighting(p: ArrayLike, gamma: ArrayLike = 0.61) -> jax.Array:
     return jnp.where(interior, num / den, jnp.where(x >= 1, 1.0, 0.0).astype(x.dtype))
 
 
-@struct.dataclass
+@pytree_dataclass
 class KahnemanTverskyValue:
     """The Kahneman-Tversky value function as a pytree with traced hyperparameters.
 
@@ -211,7 +212,7 @@ class KahnemanTverskyValue:
         )
 
 
-@struct.dataclass
+@pytree_dataclass
 class FunctionValue:
     """Wraps a plain function ``v(z) -> value`` as a (static) value-function pytree.
 
