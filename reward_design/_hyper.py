@@ -35,6 +35,12 @@ def as_float_leaf(value: Any, name: str, owner: str) -> Any:
         if isinstance(value, bool):
             raise ValueError(f"{owner}.{name} must be a real number; got {value!r}.")
         return value  # sentinel leaves during tree manipulation
+    if isinstance(value, jax.Array) and not value.is_fully_addressable:
+        # A multi-host global array cannot be read on one process; its values
+        # were checked where it was built. Only normalise the dtype.
+        if value.dtype != jnp.float32 or value.weak_type:
+            return value.astype(jnp.float32)
+        return value
     arr = np.asarray(value)
     # jnp.issubdtype also knows bfloat16 (numpy dtype kind "V").
     if arr.dtype == np.bool_ or not (
