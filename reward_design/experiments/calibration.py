@@ -832,7 +832,8 @@ def _print_rich_table(results: dict[str, Any]) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--quick``, ``--out DIR``, ``--seeds N``, ``--steps``, ``--no-plots``."""
+    """``--quick``, ``--out DIR``, ``--seeds N``, ``--steps``, ``--num-prompts``,
+    ``--headline-only``, ``--no-plots``."""
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -845,6 +846,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--steps", type=int, default=None, help="RL steps per arm (default 2000, 1000 with --quick)"
     )
+    parser.add_argument(
+        "--num-prompts",
+        type=int,
+        default=None,
+        help="questions per step P of the headline arms (default 32); the estimator axis keeps "
+        "P x G = P * 8 rollouts per step",
+    )
+    parser.add_argument(
+        "--headline-only",
+        action="store_true",
+        help="only binary, brier and log (no weight sweep, no estimator axis)",
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNGs")
 
 
@@ -854,6 +867,15 @@ def _config_from_args(args: argparse.Namespace) -> CalibrationConfig:
         overrides["seeds"] = int(args.seeds)
     if getattr(args, "steps", None) is not None:
         overrides["steps"] = int(args.steps)
+    if getattr(args, "num_prompts", None) is not None:
+        base = CalibrationConfig()
+        overrides["num_prompts"] = int(args.num_prompts)
+        overrides["rollouts_per_step"] = int(args.num_prompts) * base.group_size
+    if getattr(args, "headline_only", False):
+        base = CalibrationConfig()
+        overrides.update(
+            brier_weights=(1.0,), estimators=(base.estimator,), group_sizes=(base.group_size,)
+        )
     if getattr(args, "quick", False):
         return CalibrationConfig.quick(**overrides)
     return CalibrationConfig(**overrides)

@@ -264,4 +264,8 @@ def test_cli_arguments():
     config = study._config_from_args(args)
     assert (config.seeds, config.steps) == (4, study.CalibrationConfig.quick().steps)
     assert study.CalibrationConfig.quick().seeds >= 3
+    args = parser.parse_args(["--headline-only", "--num-prompts", "64"])
+    config = study._config_from_args(args)
+    assert set(study.arm_specs(config)) == {"binary", "brier", "log"}
+    assert (config.num_prompts, config.rollouts_per_step) == (64, 512)
     assert study.CalibrationConfig().seeds == 5
