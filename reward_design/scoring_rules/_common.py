@@ -32,6 +32,17 @@ def multiclass(probs: ArrayLike, outcome: ArrayLike, fn: str) -> tuple[jax.Array
     return p, jax.nn.one_hot(y, p.shape[-1], dtype=p.dtype)
 
 
+def outcome_prob(p: jax.Array, onehot: jax.Array) -> jax.Array:
+    """``p_y``, the forecast probability of the outcome, ``[...]``.
+
+    Selected with ``where`` rather than ``sum(p * onehot)``: the product would
+    send ``0 * inf = NaN`` into the gradient of the other classes whenever the
+    rule's derivative in ``p_y`` is infinite (``log`` at ``p_y = 0``,
+    ``power``/``pseudospherical`` of order < 2 at ``p_y = 0``).
+    """
+    return jnp.sum(jnp.where(onehot > 0, p, jnp.zeros_like(p)), axis=-1)
+
+
 def binary(p: ArrayLike, y: ArrayLike, fn: str) -> tuple[jax.Array, jax.Array]:
     """``(p, y)`` as floats broadcast together; shape checks only."""
     p = as_float(p)

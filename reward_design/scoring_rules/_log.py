@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design.scoring_rules._common import binary, multiclass
+from reward_design.scoring_rules._common import binary, multiclass, outcome_prob
 
 __all__ = ["log", "log_binary"]
 
@@ -32,7 +32,7 @@ def log(probs: ArrayLike, outcome: ArrayLike) -> jax.Array:
       Estimation", JASA 102(477), 2007.
     """
     p, onehot = multiclass(probs, outcome, "log")
-    return -jnp.log(jnp.sum(p * onehot, axis=-1))
+    return -jnp.log(outcome_prob(p, onehot))
 
 
 def log_binary(p: ArrayLike, y: ArrayLike) -> jax.Array:
@@ -58,4 +58,17 @@ def log_binary(p: ArrayLike, y: ArrayLike) -> jax.Array:
       Their Uncertainty" (RLCR), arXiv 2507.16806.
     """
     p, y = binary(p, y, "log_binary")
-    return -(jax.scipy.special.xlogy(y, p) + jax.scipy.special.xlogy(1.0 - y, 1.0 - p))
+    return -(_xlogy_safe(y, p) + _xlogy_safe(1.0 - y, 1.0 - p))
+
+
+def _xlogy_safe(x: jax.Array, z: jax.Array) -> jax.Array:
+    """``x log z`` with ``0 log 0 = 0`` in value *and* gradient.
+
+    ``jax.scipy.special.xlogy`` has the right value but its JVP computes
+    ``dx log z + dz x / z``, which is ``0 * -inf`` and ``0 / 0`` = NaN at
+    ``x = z = 0``: ``log_binary(1.0, 1)`` would be 0 with a NaN gradient.
+    The double ``where`` keeps the unused branch's log out of the gradient.
+    """
+    used = x != 0
+    safe_z = jnp.where(used, z, jnp.ones_like(z))
+    return jnp.where(used, x * jnp.log(safe_z), jnp.zeros_like(x))

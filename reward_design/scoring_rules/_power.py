@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design.scoring_rules._common import as_float, check_order, multiclass
+from reward_design.scoring_rules._common import as_float, check_order, multiclass, outcome_prob
 
 __all__ = ["power"]
 
@@ -41,5 +41,5 @@ def power(probs: ArrayLike, outcome: ArrayLike, order: ArrayLike = 2.0) -> jax.A
     check_order(order, "power")
     p, onehot = multiclass(probs, outcome, "power")
     a = as_float(order).astype(p.dtype)
-    p_y = jnp.sum(p * onehot, axis=-1)
+    p_y = outcome_prob(p, onehot)
     return 1.0 + (a - 1.0) * jnp.sum(p**a, axis=-1) - a * p_y ** (a - 1.0)

@@ -6,7 +6,13 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design.scoring_rules._common import as_float, binary, check_order, multiclass
+from reward_design.scoring_rules._common import (
+    as_float,
+    binary,
+    check_order,
+    multiclass,
+    outcome_prob,
+)
 
 __all__ = ["spherical", "pseudospherical", "spherical_binary"]
 
@@ -39,9 +45,10 @@ def pseudospherical(probs: ArrayLike, outcome: ArrayLike, order: ArrayLike = 2.0
     check_order(order, "pseudospherical")
     p, onehot = multiclass(probs, outcome, "pseudospherical")
     a = as_float(order).astype(p.dtype)
-    norm = jnp.sum(p**a, axis=-1) ** (1.0 / a)
-    ratio = jnp.sum(p * onehot, axis=-1) / norm
-    return 1.0 - ratio ** (a - 1.0)
+    # (p_y / ||p||_a)^(a-1) written as p_y^(a-1) ||p||_a^(1-a): at p_y = 0 the ratio form
+    # multiplies the infinite derivative of x^(a-1) (a < 2) by 0 and gives NaN gradients.
+    norm_pow = jnp.sum(p**a, axis=-1) ** ((1.0 - a) / a)
+    return 1.0 - outcome_prob(p, onehot) ** (a - 1.0) * norm_pow
 
 
 def spherical(probs: ArrayLike, outcome: ArrayLike) -> jax.Array:
@@ -62,7 +69,7 @@ def spherical(probs: ArrayLike, outcome: ArrayLike) -> jax.Array:
       Estimation", JASA 102(477), 2007.
     """
     p, onehot = multiclass(probs, outcome, "spherical")
-    return 1.0 - jnp.sum(p * onehot, axis=-1) / jnp.linalg.norm(p, axis=-1)
+    return 1.0 - outcome_prob(p, onehot) / jnp.linalg.norm(p, axis=-1)
 
 
 def spherical_binary(p: ArrayLike, y: ArrayLike) -> jax.Array:

@@ -168,6 +168,29 @@ def test_gradients():
         check_grads(jax.jit(lambda x: sr.spherical_binary(x, jnp.ones(5))), (c,), order=1)
 
 
+def test_boundary_gradients_are_finite_where_the_value_is():
+    # log_binary(1, 1) = log_binary(0, 0) = 0; d/dp of -log p is -1/p = -1 at p = 1 and of
+    # -log(1 - p) is 1/(1 - p) = 1 at p = 0 (xlogy's JVP gave NaN here).
+    g = jax.jit(jax.grad(lambda p, y: sr.log_binary(p, y)))
+    assert float(g(1.0, 1.0)) == -1.0
+    assert float(g(0.0, 0.0)) == 1.0
+    # soft outcomes keep the cross-entropy gradient (p - y) / (p (1 - p))
+    np.testing.assert_allclose(float(g(0.25, 0.75)), (0.25 - 0.75) / (0.25 * 0.75), rtol=1e-6)
+    # multiclass: classes other than the outcome get the closed-form gradient, not 0 * inf
+    vertex = jnp.array([1.0, 0.0, 0.0])
+    y = jnp.array(1)
+    np.testing.assert_array_equal(jax.grad(sr.log)(vertex, y)[jnp.array([0, 2])], [0.0, 0.0])
+    # power of order a < 2 at p_y = 0: value 1 + (a - 1) sum p^a is finite; the outcome's
+    # derivative -a (a - 1) p_y^(a - 2) is -inf, the others are a (a - 1) p_k^(a - 1)
+    a = 1.5
+    gp = jax.grad(lambda p: sr.power(p, y, a))(vertex)
+    assert float(sr.power(vertex, y, a)) == pytest.approx(1.5)
+    np.testing.assert_allclose(gp[jnp.array([0, 2])], [a * (a - 1), 0.0])
+    assert float(gp[1]) == -np.inf
+    gs = jax.grad(lambda p: sr.pseudospherical(p, y, a))(jnp.array([0.5, 0.0, 0.5]))
+    assert not np.any(np.isnan(np.asarray(gs)))
+
+
 def test_order_is_traced_no_recompile():
     f = jax.jit(sr.power)
     a = f(PROBS, OUTCOME, 1.5)
