@@ -16,8 +16,9 @@ __all__ = ["auroc"]
 def _auroc(c: jax.Array, y: jax.Array, w: jax.Array) -> jax.Array:
     pos = (y > 0.5) & (w > 0)
     neg = (y <= 0.5) & (w > 0)
-    n_pos = jnp.sum(pos)
-    n_neg = jnp.sum(neg)
+    # float counts: n_pos * n_neg overflows int32 once both exceed ~46k
+    n_pos = jnp.sum(pos, dtype=c.dtype)
+    n_neg = jnp.sum(neg, dtype=c.dtype)
     neg_sorted = jnp.sort(jnp.where(neg, c, jnp.inf))
     below = jnp.searchsorted(neg_sorted, c, side="left")  # negatives strictly below
     at_or_below = jnp.searchsorted(neg_sorted, c, side="right")

@@ -113,6 +113,7 @@ def top_label_calibration_error(
     labels: ArrayLike,
     num_bins: int = 15,
     strategy: str = "uniform",
+    mask: ArrayLike | None = None,
 ) -> jax.Array:
     """Top-label ECE of multiclass probabilities.
 
@@ -123,6 +124,7 @@ def top_label_calibration_error(
       probs: ``[N, C]`` predicted probabilities.
       labels: ``[N]`` integer true classes.
       num_bins, strategy: as in `expected_calibration_error`.
+      mask: optional boolean ``[N]`` mask of the rows to use.
 
     Returns:
       Scalar ECE.
@@ -134,7 +136,7 @@ def top_label_calibration_error(
     p, y = _check_probs(probs, labels, "top_label_calibration_error")
     conf = jnp.max(p, axis=1)
     hit = (jnp.argmax(p, axis=1) == y).astype(conf.dtype)
-    return expected_calibration_error(conf, hit, num_bins=num_bins, strategy=strategy)
+    return expected_calibration_error(conf, hit, num_bins=num_bins, strategy=strategy, mask=mask)
 
 
 def classwise_calibration_error(
@@ -142,6 +144,7 @@ def classwise_calibration_error(
     labels: ArrayLike,
     num_bins: int = 15,
     strategy: str = "uniform",
+    mask: ArrayLike | None = None,
 ) -> jax.Array:
     """Classwise ECE: ``(1/C) sum_k ECE(p_k, 1[label = k])``.
 
@@ -153,6 +156,7 @@ def classwise_calibration_error(
       labels: ``[N]`` integer true classes.
       num_bins, strategy: as in `expected_calibration_error` (the quantile
         edges are computed per class).
+      mask: optional boolean ``[N]`` mask of the rows to use.
 
     Returns:
       Scalar classwise ECE.
@@ -166,7 +170,8 @@ def classwise_calibration_error(
     dtype = jnp.promote_types(p.dtype, jnp.float32)
     p = p.astype(dtype)
     onehot = jax.nn.one_hot(y, p.shape[1], dtype=dtype)
-    w = jnp.ones(p.shape[0], dtype=dtype)
+    _, _, w = prepare(p[:, 0], onehot[:, 0], mask, "classwise_calibration_error")
+    w = w.astype(dtype)
 
     def one(pk, yk):
         counts, gap = _gaps(pk, yk, w, num_bins, strategy)

@@ -152,6 +152,29 @@ def test_auroc_matches_sklearn_with_ties():
     assert float(cal.auroc(CONF, CORRECT.astype(bool))) > 0.7
 
 
+def test_auroc_of_large_samples_does_not_overflow():
+    # n_pos * n_neg > 2^31 (int32 counts overflowed and gave a negative AUROC)
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, size=100_000)
+    c = np.clip(0.3 * y + rng.uniform(0, 0.7, size=y.shape), 0, 1)
+    np.testing.assert_allclose(cal.auroc(c, y), roc_auc_score(y, c), rtol=1e-5)
+
+
+def test_multiclass_metrics_take_a_mask():
+    probs = RNG.dirichlet(np.ones(4), size=600)
+    labels = RNG.integers(0, 4, size=600)
+    mask = RNG.uniform(size=600) < 0.5
+    for fn in (cal.top_label_calibration_error, cal.classwise_calibration_error):
+        for strategy in ("uniform", "quantile"):
+            np.testing.assert_allclose(
+                fn(probs, labels, num_bins=8, strategy=strategy, mask=mask),
+                fn(probs[mask], labels[mask], num_bins=8, strategy=strategy),
+                rtol=1e-5,
+            )
+        with pytest.raises(ValueError, match="mask"):
+            fn(probs, labels, mask=mask[:10])
+
+
 def test_top_label_and_classwise_ece_match_numpy():
     probs = RNG.dirichlet(np.ones(5) * 0.7, size=1500)
     labels = np.array([RNG.choice(5, p=p**2 / (p**2).sum()) for p in probs])
