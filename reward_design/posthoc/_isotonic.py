@@ -53,10 +53,11 @@ def pool_adjacent_violators(y: np.ndarray, weights: np.ndarray) -> np.ndarray:
 class IsotonicCalibration(BaseEstimator):
     """Isotonic calibration of binary scores: ``P(y = 1 | s) = f(s)``, f non-decreasing.
 
-    Fit: sort by score, average the labels of tied scores (weighted), run
-    pool-adjacent-violators, clip to [0, 1]. Predict: linear interpolation
-    between the fitted points, constant (clipped) outside the fitted score
-    range. This reproduces scikit-learn's
+    Fit: sort by score, average the labels of tied scores (weighted; scores
+    closer than the resolution of their dtype, 1e-15 for float64 and 1e-6 for
+    float32, count as tied), run pool-adjacent-violators, clip to [0, 1].
+    Predict: linear interpolation between the fitted points, constant
+    (clipped) outside the fitted score range. This reproduces scikit-learn's
     ``IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1)`` exactly
     (see `__call__` for float precision).
 
@@ -78,6 +79,9 @@ class IsotonicCalibration(BaseEstimator):
 
     def fit(self, scores: Any, labels: Any, sample_weight: Any = None) -> IsotonicCalibration:
         """Fits f on ``scores: [N]`` and binary ``labels: [N]``; returns self."""
+        # scikit-learn keeps float32 scores in float32 and merges scores closer than that
+        # dtype's resolution (1e-6), so near-ties of float32 model outputs are pooled.
+        single = np.asarray(scores).dtype == np.float32
         x = check_scores(scores)
         y = check_binary_targets(labels, x.shape[0])
         if sample_weight is None:
@@ -95,8 +99,8 @@ class IsotonicCalibration(BaseEstimator):
             x, y, w = x[keep], y[keep], w[keep]
         order = np.lexsort((y, x))
         x, y, w = x[order], y[order], w[order]
-        # Merge scores closer than float64 resolution, keeping the first.
-        eps = np.finfo(np.float64).resolution
+        # Merge scores closer than the input dtype's resolution, keeping the first.
+        eps = np.finfo(np.float32 if single else np.float64).resolution
         starts = [0]
         current = x[0]
         for k in range(1, x.shape[0]):

@@ -34,6 +34,21 @@ def test_equals_sklearn(seed, ties):
     np.testing.assert_allclose(np.asarray(ours(grid)), ref.predict(grid), atol=1e-7)
 
 
+def test_float32_near_ties_are_pooled_as_sklearn_does():
+    # scikit-learn keeps float32 scores in float32 and treats scores closer than 1e-6 as
+    # one score; adjacent float32 values with different labels are pooled to 0.5
+    x = np.array([0.1, 0.5, np.nextafter(np.float32(0.5), np.float32(1)), 0.9], np.float32)
+    y = np.array([0, 0, 1, 1])
+    ours = P.IsotonicCalibration().fit(x, y)
+    ref = _sklearn(x, y)
+    np.testing.assert_allclose(np.asarray(ours(x)), [0.0, 0.5, 0.5, 1.0], atol=1e-6)
+    np.testing.assert_allclose(np.asarray(ours(x)), ref.predict(x), atol=1e-6)
+    np.testing.assert_array_equal(ours.X_thresholds_, ref.X_thresholds_)
+    # float64 scores that close stay distinct, in both
+    x64 = np.array([0.1, 0.5, np.nextafter(0.5, 1.0), 0.9])
+    np.testing.assert_allclose(np.asarray(ours.fit(x64, y)(x64)), _sklearn(x64, y).predict(x64))
+
+
 def test_pav_matches_definition():
     # the isotonic fit minimises squared error among non-decreasing sequences; check on a
     # tiny case against the closed form
