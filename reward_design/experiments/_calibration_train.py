@@ -355,6 +355,8 @@ def train_arms(
             "arms trained together must share steps, learning_rate, eval_every and "
             f"eval_samples; got {sorted(shared)}."
         )
+    objective = _stack(list(objectives), "objectives")
+    arm = _stack([ArmLayout.from_settings(s) for s in settings], "arm layouts")
     first = settings[0]
     num_arms = len(objectives)
     layout = (max(s.num_prompts for s in settings), max(s.group_size for s in settings))
@@ -373,8 +375,6 @@ def train_arms(
         lambda x: jnp.broadcast_to(x, (num_arms,) + x.shape), init_params
     )
     opt_state = jax.vmap(jax.vmap(optax.adam(first.learning_rate).init))(params)
-    objective = _stack(list(objectives), "objectives")
-    arm = _stack([ArmLayout.from_settings(s) for s in settings], "arm layouts")
     program = chunk_program(policy, task, layout, float(first.learning_rate), first.eval_every)
     evaluate = _eval_program(policy, first.eval_samples)
 

@@ -2,7 +2,8 @@
 
 RLCR (Damani et al., arXiv 2507.16806) trains LLMs with GRPO to answer and to
 state a confidence. With the binary correctness reward (RLVR) the stated
-confidence is unconstrained (every confidence is optimal) and ends up near 1;
+confidence is unconstrained (every confidence is optimal) and their models end
+up overconfident (here it random-walks instead: docs/studies/calibration.md);
 correctness + Brier makes calibrated confidence the unique optimum at no cost
 in accuracy; correctness + log score is proper but unbounded, so it is not
 guaranteed to preserve accuracy. This study plays these incentives out in an
@@ -52,7 +53,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from reward_design import advantages as _advantages  # noqa: F401  (documented dependency)
 from reward_design import terms as _terms
 from reward_design.compose import compose
 from reward_design.experiments._calibration_policy import FactoredConfidencePolicy
@@ -305,7 +305,9 @@ class ArmSpec:
     num_prompts: int
     roles: tuple[str, ...]
 
-    def to_dict(self, config: CalibrationConfig) -> dict[str, Any]:
+    def to_dict(
+        self, config: CalibrationConfig, policy: Any = None, task: Any = None
+    ) -> dict[str, Any]:
         return {
             "objective": {
                 "terms": "correct + brier * Brier + log * ScoringRuleTerm(clipped log_binary)",
@@ -324,11 +326,17 @@ class ArmSpec:
                 "learning_rate": config.learning_rate,
                 "optimizer": "adam",
                 "seeds": list(range(config.seeds)),
-                "policy": dataclasses.asdict(config.policy()),
-                "task": dataclasses.asdict(config.task()),
+                "policy": _describe(policy if policy is not None else config.policy()),
+                "task": _describe(task if task is not None else config.task()),
                 "prng": PRNG_IMPL,
             },
         }
+
+
+def _describe(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {"type": type(obj).__name__, **dataclasses.asdict(obj)}
+    return repr(obj)
 
 
 def _wname(w: float) -> str:
@@ -515,6 +523,8 @@ def _make_test(config: CalibrationConfig, task: GaussianMixtureTask) -> Question
 def run_study(
     config: CalibrationConfig | None = None,
     *,
+    policy: Any = None,
+    task: Any = None,
     progress: bool = False,
     audit: bool = True,
     keep_raw: bool = False,
@@ -523,6 +533,11 @@ def run_study(
 
     Args:
       config: the configuration (default: the headline `CalibrationConfig()`).
+      policy: a `ConfidencePolicy` to train instead of the configured
+        `FactoredConfidencePolicy` (e.g. a text policy); hashable.
+      task: a question source instead of the configured `GaussianMixtureTask`
+        (``sample(key, n) -> Questions`` with exact ``posterior``;
+        ``bayes_accuracy(questions)``); hashable.
       progress: show a ``rich`` progress bar.
       audit: run `rd.scoring_rules.audit_confidence_reward` for each arm.
       keep_raw: also return ``"raw_final": {arm: (confidence, correct)}``
@@ -537,7 +552,8 @@ def run_study(
     """
     config = config or CalibrationConfig()
     t0 = time.time()
-    task, policy = config.task(), config.policy()
+    task = task if task is not None else config.task()
+    policy = policy if policy is not None else config.policy()
     seeds = list(range(config.seeds))
     specs = arm_specs(config)
     test = _make_test(config, task)
@@ -644,7 +660,7 @@ def run_study(
         "experiment": "calibration",
         "config": config.to_dict(),
         "arms": arms,
-        "arm_specs": {name: spec.to_dict(config) for name, spec in specs.items()},
+        "arm_specs": {name: spec.to_dict(config, policy, task) for name, spec in specs.items()},
         "curves": curves,
         "confidence_by_q": by_q,
         "audit": audits,

@@ -77,7 +77,7 @@ def test_policy_log_prob_and_confidence_levels():
 def test_confidence_head_starts_overconfident():
     policy = FactoredConfidencePolicy()
     x = jax.random.normal(jax.random.key(4), (16, 4))
-    _, conf_logits = policy.logits(policy.init(jax.random.key(5), x), x)
+    _, conf_logits = jax.jit(policy.logits)(jax.jit(policy.init)(jax.random.key(5), x), x)
     mean_conf = jnp.sum(jax.nn.softmax(conf_logits, -1) * jnp.asarray(policy.levels), -1)
     # slope 10 over 21 levels: sum_l l e^{10 l} / sum_l e^{10 l}
     lv = policy.levels.astype(np.float64)
