@@ -841,39 +841,47 @@ def make_plots(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
     plt.close(fig)
     paths.append(path)
 
-    # 3. the gap vs training budget, per cost ratio.
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    # 3. the utility and probe gaps vs training budget, per cost ratio.
+    from matplotlib.ticker import ScalarFormatter
+
+    fig, axes = plt.subplots(2, len(tasks), figsize=(5.5 * len(tasks), 7.5), squeeze=False)
     key = "symmetric_posthoc - utility_weighted_argmax"
     for col, task in enumerate(tasks):
-        ax = axes[0, col]
-        for ratio in cfg["cost_ratios"]:
-            trs = sorted(
-                (
-                    r
-                    for r in results["sweep"]
-                    if r["task"] == task and r["cost_ratio"] == float(ratio)
-                ),
-                key=lambda r: r["steps"],
-            )
-            comp = [r["comparisons"][key]["test_utility"] for r in trs]
-            means = np.array([c["mean"] for c in comp])
-            ax.errorbar(
-                [r["steps"] for r in trs],
-                means,
-                yerr=[means - [c["low"] for c in comp], [c["high"] for c in comp] - means],
-                marker="o",
-                capsize=3,
-                label=f"r = {ratio:g}",
-            )
-        ax.axhline(0.0, color="k", lw=0.8)
-        ax.set_xscale("log")
-        ax.set_title(f"{task}: Δ utility (post-hoc − weighted argmax) vs budget")
-        ax.set_xlabel("training steps")
-        ax.set_ylabel("Δ test utility")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        for row_i, (metric, label) in enumerate(
+            (("test_utility", "Δ test utility"), ("probe_accuracy", "Δ probe accuracy"))
+        ):
+            ax = axes[row_i, col]
+            for k, ratio in enumerate(cfg["cost_ratios"]):
+                trs = sorted(
+                    (
+                        r
+                        for r in results["sweep"]
+                        if r["task"] == task and r["cost_ratio"] == float(ratio)
+                    ),
+                    key=lambda r: r["steps"],
+                )
+                comp = [r["comparisons"][key][metric] for r in trs]
+                means = np.array([c["mean"] for c in comp])
+                ax.errorbar(
+                    np.array([r["steps"] for r in trs]) * (1 + 0.02 * (k - 1.5)),
+                    means,
+                    yerr=[means - [c["low"] for c in comp], [c["high"] for c in comp] - means],
+                    marker="o",
+                    capsize=3,
+                    label=f"r = {ratio:g}",
+                )
+            ax.axhline(0.0, color="k", lw=0.8)
+            ax.set_xscale("log")
+            ax.set_xticks(cfg["checkpoints"])
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.minorticks_off()
+            ax.set_title(f"{task}: {label} (post-hoc − weighted argmax)")
+            ax.set_xlabel("training steps")
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
     fig.tight_layout()
-    path = out_dir / "utility_gap_vs_budget.png"
+    path = out_dir / "gaps_vs_budget.png"
     fig.savefig(path, dpi=120)
     plt.close(fig)
     paths.append(path)
