@@ -65,7 +65,11 @@ def paired_difference_ci(
     if a.shape != b.shape:
         raise ValueError(f"a and b must be paired (same shape); got {a.shape} and {b.shape}.")
     out = mean_ci(a - b, level)
-    if a.size > 1 and np.std(a - b) > 0:
+    diff = a - b
+    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), 1e-300)
+    # Differences at rounding level make the t statistic meaningless (scipy warns of
+    # catastrophic cancellation); report no p-value then.
+    if a.size > 1 and np.std(diff) > 1e-12 * scale:
         out["p_value"] = float(stats.ttest_rel(a, b).pvalue)
     else:
         out["p_value"] = float("nan")
