@@ -125,8 +125,13 @@ def _candidates(num_classes: int, num_candidates: int, rng: np.random.Generator)
 
 
 # ------------------------------------------------------------- expected scores
-def _scores(rule: Callable, probs: jax.Array) -> jax.Array:
-    """``[N, C]``: the rule's score of each report for each possible outcome."""
+def _scores(rule: Callable, probs: jax.Array, nan_to_inf: bool = True) -> jax.Array:
+    """``[N, C]``: the rule's score of each report for each possible outcome.
+
+    NaN scores of misreports become +inf (an invalid report never wins); the
+    truthful reports keep NaN (``nan_to_inf=False``) so `check_propriety` can
+    raise instead of reporting a meaningless violation.
+    """
     n, c = probs.shape
     rep = jnp.repeat(probs, c, axis=0)
     outcome = jnp.tile(jnp.arange(c, dtype=jnp.int32), n)
@@ -137,7 +142,7 @@ def _scores(rule: Callable, probs: jax.Array) -> jax.Array:
             f"N = {n * c} it returned shape {out.shape}."
         )
     out = out.astype(probs.dtype).reshape(n, c)
-    return jnp.where(jnp.isnan(out), jnp.inf, out)  # NaN: an invalid report, never better
+    return jnp.where(jnp.isnan(out), jnp.inf, out) if nan_to_inf else out
 
 
 def _expected(q: jax.Array, s: jax.Array) -> jax.Array:
@@ -152,7 +157,7 @@ def _gap(e: jax.Array, e_true: jax.Array) -> jax.Array:
 
 def _global_eager(rule, q, cands):
     s_c = _scores(rule, cands)
-    s_q = _scores(rule, q)
+    s_q = _scores(rule, q, nan_to_inf=False)
     e = jax.vmap(lambda qi: _expected(qi, s_c))(q)  # [M, N]
     e_true = _expected(q, s_q)  # [M]
     return _gap(e, e_true[:, None]), e_true, s_c
@@ -281,7 +286,9 @@ def check_propriety(
       `ProprietyReport`.
 
     Raises:
-      ValueError: bad arguments, or a rule that does not return ``[N]`` scores.
+      ValueError: bad arguments, a rule that does not return ``[N]`` scores, or
+        one that returns NaN for a truthful report q (for an outcome with
+        ``q_y > 0``). NaN scores of misreports count as +inf (never better).
 
     References:
       Gneiting & Raftery, "Strictly Proper Scoring Rules, Prediction, and
@@ -333,7 +340,8 @@ def _check(rule, q_np, c_np, binary, rtol, min_distance, refine_rounds, num_prop
     if np.any(np.isnan(e_true)):
         i = int(np.flatnonzero(np.isnan(e_true))[0])
         raise ValueError(
-            f"check_propriety: the expected score of the truthful report {q_np[i]} is NaN."
+            f"check_propriety: the expected score of the truthful report {q_np[i]} is NaN "
+            "(the rule returns NaN there for an outcome of positive probability)."
         )
 
     interior = c_np.min(axis=1) >= 1e-3

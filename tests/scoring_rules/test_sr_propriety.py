@@ -130,6 +130,16 @@ def test_bad_arguments():
         sr.check_propriety(lambda p, y: p, 2)
 
 
+def test_nan_at_the_truthful_report_raises():
+    # p log p is NaN at p = 0, so every vertex q gets a NaN expected score: that is a broken
+    # rule, not a misreport beating the truth (it was reported "NOT proper", violation inf)
+    def nan_at_vertices(p, y):
+        return sr.brier(p, y) + 0.0 * jnp.sum(p * jnp.log(p), axis=-1)
+
+    with pytest.raises(ValueError, match="truthful report .* is NaN"):
+        sr.check_propriety(nan_at_vertices, 2, num_candidates=101, refine_rounds=1)
+
+
 @pytest.mark.slow
 def test_untraceable_rule_runs_eagerly():
     def python_rule(p, y):  # float() on values: cannot be traced by jax.jit
