@@ -94,6 +94,10 @@ def estimator_fixed_points(
 
     Returns:
       `FixedPointTable`.
+
+    Raises:
+      ValueError: unknown estimator, or rewards that make the advantages
+        NaN/inf (a reward that is NaN or infinite for some confidence in (0, 1)).
     """
     if estimator not in _ADVANTAGES:
         raise ValueError(
@@ -108,6 +112,14 @@ def estimator_fixed_points(
         m_grid = jnp.linspace(-logit_range, logit_range, num_grid, dtype=jnp.float64)
         out = _tabulate(reward_fn, estimator, eps, m_grid, jnp.float64(exploration))
         drift, corr, tot, rew, mc = (np.asarray(x) for x in out)
+    bad = ~np.all(np.isfinite(drift), axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            "audit_confidence_reward: the advantages are NaN/inf at the policy's mean stated "
+            f"confidence {float(mc[i]):.4g} (logit mean m = {float(m_grid[i]):.3g}); "
+            "reward_fn must return finite rewards for confidences in (0, 1)."
+        )
     return FixedPointTable(
         m=np.asarray(m_grid),
         drift=drift.T,

@@ -86,6 +86,11 @@ def test_errors():
         sr.audit_confidence_reward(rlcr, "rloo", q=[0.0, 0.5])
     with pytest.raises(ValueError, match=r"q must hold"):
         sr.audit_confidence_reward(rlcr, q=[0.5, 1.5])
+    # under an estimator a NaN reward used to end in "argmin of an empty sequence"
+    with pytest.raises(ValueError, match="finite rewards"):
+        sr.audit_confidence_reward(
+            lambda c, y: jnp.where(c > 0.9, jnp.nan, rlcr(c, y)), "dr_grpo", num_samples=64
+        )
 
 
 # ------------------------------------------------------------------ estimators
