@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from reward_design._hyper import as_float_leaf
 from reward_design._hyper import set_float_leaf as _set_weight
 from reward_design._pytree import pytree_dataclass
 from reward_design._reduce import last_dot, last_sum
@@ -182,26 +183,50 @@ class RubricScore:
 
 @pytree_dataclass
 class ScoringRuleTerm:
-    """``-weight * rule(confidence, correct)``: any binary scoring-rule loss as a reward.
+    """``-weight * rule(confidence, correct, **params)``: a binary scoring-rule loss as a reward.
 
     Args:
-      rule: a binary scoring rule ``rule(p, y) -> loss`` (elementwise,
+      rule: a binary scoring rule ``rule(p, y, **params) -> loss`` (elementwise,
         negatively oriented), e.g. ``rd.scoring_rules.log_binary``. Static.
       weight: scale (traced).
+      params: optional ``{name: number}`` keyword arguments of ``rule``
+        (e.g. an order or a clipping level), traced like ``weight``: sweeping
+        them neither recompiles nor needs ``functools.partial`` (which would
+        make each value a new static rule).
+
+    Example:
+      >>> def power_binary(p, y, order):  # Gneiting & Raftery's power score, as a loss
+      ...     q = jnp.where(y == 1, p, 1 - p)
+      ...     return 1 - order * q ** (order - 1) + (order - 1) * (q**order + (1 - q) ** order)
+      >>> term = ScoringRuleTerm(rule=power_binary, params={"order": 3.0})
     """
 
-    rule: Callable[[jax.Array, jax.Array], jax.Array] = struct.field(pytree_node=False)
+    rule: Callable[..., jax.Array] = struct.field(pytree_node=False)
     weight: Any = 1.0
+    params: Any = None
 
     def __post_init__(self):
         _set_weight(self, "weight", "ScoringRuleTerm")
         if not callable(self.rule):
             raise TypeError(f"ScoringRuleTerm.rule must be callable; got {self.rule!r}.")
+        if self.params is not None:
+            if not isinstance(self.params, dict) or not all(
+                isinstance(k, str) for k in self.params
+            ):
+                raise TypeError(
+                    "ScoringRuleTerm.params must be a dict of keyword arguments of rule; "
+                    f"got {self.params!r}."
+                )
+            checked = {
+                k: as_float_leaf(v, f"params[{k!r}]", "ScoringRuleTerm")
+                for k, v in self.params.items()
+            }
+            object.__setattr__(self, "params", checked)
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         conf = require_field(rollouts, "confidence", "ScoringRuleTerm").astype(jnp.float32)
         correct = jnp.asarray(rollouts.correct, dtype=jnp.float32)
-        return -self.weight * self.rule(conf, correct)
+        return -self.weight * self.rule(conf, correct, **(self.params or {}))
 
 
 @pytree_dataclass

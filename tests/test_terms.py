@@ -172,3 +172,39 @@ def test_jax_array_weights_of_any_real_dtype_are_accepted_and_trace_once():
         terms.Brier(weight=jnp.asarray(True))
     with pytest.raises(ValueError, match="Brier.weight must be finite"):
         terms.Brier(weight=jnp.asarray(jnp.inf, jnp.bfloat16))
+
+
+def _power_binary(p, y, order):
+    q = jnp.where(y == 1, p, 1 - p)
+    return 1 - order * q ** (order - 1) + (order - 1) * (q**order + (1 - q) ** order)
+
+
+def test_scoring_rule_params_are_traced_and_match_closed_form():
+    r = _rollouts()
+    f = jax.jit(lambda t, r: t(r))
+    for order in (1.5, 2.0, 3.0):
+        got = f(terms.ScoringRuleTerm(rule=_power_binary, weight=2.0, params={"order": order}), r)
+        p, y = np.asarray(r.confidence, np.float64), np.asarray(r.correct)
+        q = np.where(y == 1, p, 1 - p)
+        ref = -2.0 * (1 - order * q ** (order - 1) + (order - 1) * (q**order + (1 - q) ** order))
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+    assert f._cache_size() == 1
+    # order 2 is the binary Brier score, twice: 2 (p - y)^2
+    brier2 = terms.ScoringRuleTerm(rule=_power_binary, params={"order": 2.0})(r)
+    np.testing.assert_allclose(brier2, -2 * (r.confidence - r.correct) ** 2, atol=1e-5)
+
+
+def test_scoring_rule_params_are_checked():
+    with pytest.raises(TypeError, match="params must be a dict"):
+        terms.ScoringRuleTerm(rule=_power_binary, params=[2.0])
+    with pytest.raises(ValueError, match=r"params\['order'\] must be finite"):
+        terms.ScoringRuleTerm(rule=_power_binary, params={"order": float("nan")})
+
+
+def test_power_example_rule_is_proper_per_the_library_check():
+    import reward_design as rd
+
+    report = rd.scoring_rules.check_propriety(
+        lambda p, y: _power_binary(p, y, 3.0), num_classes=2, binary=True
+    )
+    assert report.proper and report.strictly_proper
