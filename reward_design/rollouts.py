@@ -188,12 +188,16 @@ class Rollouts:
 # ---------------------------------------------------------------- helpers
 def _numeric(value: Any, name: str) -> np.ndarray:
     arr = np.asarray(value)
+    # jnp.issubdtype also knows bfloat16 and the other ml_dtypes floats, whose
+    # numpy dtype kind is "V"; they are checked in float32.
     if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+        jnp.issubdtype(arr.dtype, jnp.number) or jnp.issubdtype(arr.dtype, jnp.bool_)
     ):
         raise ValueError(
             f"Rollouts.{name} must be a numeric or boolean array; got dtype {arr.dtype}."
         )
+    if arr.dtype.kind == "V":
+        arr = arr.astype(np.float32)
     return arr
 
 

@@ -114,3 +114,16 @@ def test_validate_inside_jit_is_refused():
 
     with pytest.raises(ValueError, match="eagerly"):
         f(r)
+
+
+def test_bfloat16_fields_validate_and_are_checked():
+    r = rd.Rollouts(
+        correct=jnp.ones((2, 2), jnp.bfloat16), confidence=jnp.full((2, 2), 0.5, jnp.bfloat16)
+    )
+    r.validate()
+    out = rd.compose(c=rd.terms.Correctness(), b=rd.terms.Brier())(r)
+    assert out.total.dtype == jnp.float32
+    np.testing.assert_allclose(out.total, 1 - 0.25)
+    bad = r.replace(confidence=jnp.full((2, 2), 1.5, jnp.bfloat16))
+    with pytest.raises(ValueError, match=r"confidence must lie in \[0, 1\]"):
+        bad.validate()
