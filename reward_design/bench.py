@@ -61,12 +61,22 @@ DEFAULT_SIZES = (1_024, 8_192, 65_536, 262_144, 1_048_576)
 
 
 # ---------------------------------------------------------------- inputs
-def make_inputs(num_rollouts: int, group_size: int = 8, num_items: int = 8, seed: int = 0):
+def make_inputs(
+    num_rollouts: int,
+    group_size: int = 8,
+    num_items: int = 8,
+    seed: int = 0,
+    input_dtype: str = "float32",
+):
     """Random rollouts: ``correct``, ``confidence`` ``[P, G]`` and a bool rubric ``[P, G, K]``.
 
     Each rubric item passes with probability 0.97, so about 78% of rollouts
-    pass all of 8 items (a realistic, mostly-accepting gate).
+    pass all of 8 items (a realistic, mostly-accepting gate). With
+    ``input_dtype="bfloat16"`` correctness and confidence are stored in
+    bfloat16 (half the bytes to read); the terms compute in float32.
     """
+    if input_dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"input_dtype must be 'float32' or 'bfloat16'; got {input_dtype!r}.")
     if num_rollouts % group_size:
         raise ValueError(
             f"num_rollouts ({num_rollouts}) must be a multiple of group_size ({group_size})."
@@ -76,6 +86,9 @@ def make_inputs(num_rollouts: int, group_size: int = 8, num_items: int = 8, seed
     correct = (rng.uniform(size=(p, group_size)) < 0.6).astype(np.float32)
     confidence = rng.uniform(size=(p, group_size)).astype(np.float32)
     rubric = rng.uniform(size=(p, group_size, num_items)) < 0.97
+    if input_dtype == "bfloat16":
+        correct = jnp.asarray(correct, jnp.bfloat16)
+        confidence = jnp.asarray(confidence, jnp.bfloat16)
     return rd.Rollouts(correct=correct, confidence=confidence, rubric=rubric).validate()
 
 
@@ -202,9 +215,10 @@ def measure_copy_bandwidth(num_bytes: int = 1 << 28, repeats: int = 5) -> dict[s
     return out
 
 
-def _floor_bytes(num_rollouts: int, num_items: int) -> int:
-    # read correct (f32), confidence (f32), rubric (1 byte per bool item); write advantages (f32)
-    return num_rollouts * (4 + 4 + num_items + 4)
+def _floor_bytes(num_rollouts: int, num_items: int, input_bytes: int = 4) -> int:
+    # read correct and confidence (input_bytes each), rubric (1 byte per bool item);
+    # write advantages (f32)
+    return num_rollouts * (2 * input_bytes + num_items + 4)
 
 
 def benchmark_size(
@@ -215,11 +229,14 @@ def benchmark_size(
     repeats: int = 20,
     loop_cap: int = 1 << 17,
     sweep: int = 16,
+    input_dtype: str = "float32",
 ) -> dict[str, Any]:
     """Times every implementation on one input size; checks they agree."""
-    r = make_inputs(num_rollouts, group_size, num_items)
+    r = make_inputs(num_rollouts, group_size, num_items, input_dtype=input_dtype)
+    input_bytes = 2 if input_dtype == "bfloat16" else 4
     r_dev = jax.device_put(r)
-    correct, confidence, rubric = (np.asarray(x) for x in (r.correct, r.confidence, r.rubric))
+    correct, confidence = (np.asarray(x, np.float32) for x in (r.correct, r.confidence))
+    rubric = np.asarray(r.rubric)
     # A training loop keeps its objective on the device, as it keeps its parameters:
     # otherwise every call copies the hyperparameters host -> device.
     objective = jax.device_put(make_objective())
@@ -276,7 +293,7 @@ def benchmark_size(
         jax.block_until_ready(outs)
 
     t_sep = _min_time(separate, max(3, repeats // 4))
-    t_floor = _floor_bytes(num_rollouts, num_items) / bandwidth
+    t_floor = _floor_bytes(num_rollouts, num_items, input_bytes) / bandwidth
     tiny = jax.jit(lambda x: x + 1.0)
     one = jnp.ones((1,), jnp.float32)
     t_dispatch = _min_time(lambda: tiny(one).block_until_ready(), repeats, warmup=2)
@@ -307,7 +324,8 @@ def benchmark_size(
         "retraces": retraces,
         "loop_extrapolated": n_loop < num_rollouts,
         "loop_measured_on": n_loop,
-        "floor_bytes": _floor_bytes(num_rollouts, num_items),
+        "floor_bytes": _floor_bytes(num_rollouts, num_items, input_bytes),
+        "input_dtype": input_dtype,
     }
 
 
@@ -331,12 +349,15 @@ def run_benchmark(
     repeats: int = 20,
     loop_cap: int = 1 << 17,
     progress: bool = True,
+    input_dtype: str = "float32",
 ) -> dict[str, Any]:
     """Runs `benchmark_size` for every size; returns the JSON-ready result."""
     bandwidth = measure_copy_bandwidth()
     rows = []
     for n in sizes:
-        row = benchmark_size(n, group_size, num_items, bandwidth["used"], repeats, loop_cap)
+        row = benchmark_size(
+            n, group_size, num_items, bandwidth["used"], repeats, loop_cap, input_dtype=input_dtype
+        )
         rows.append(row)
         if progress:
             print(f"  {n:>9} rollouts: jit {row['seconds']['jit'] * 1e3:9.3f} ms", flush=True)
@@ -350,6 +371,7 @@ def run_benchmark(
             "group_size": group_size,
             "rubric_items": num_items,
             "repeats": repeats,
+            "input_dtype": input_dtype,
             "loop_cap": loop_cap,
         },
         "timestamp_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -364,7 +386,8 @@ def format_table(result: dict[str, Any]) -> str:
         f"reward_design bench — {m['backend']} ({', '.join(sorted(set(m['devices'])))}), "
         f"{m['cpu_count']} CPUs, jax {m['jax']}, {m['platform']}",
         f"copy bandwidth {result['copy_bandwidth_bytes_per_s'] / 1e9:.1f} GB/s; objective = "
-        "correctness + Brier + AllOf gate (drop) + GRPO advantages",
+        "correctness + Brier + AllOf gate (drop) + GRPO advantages; inputs "
+        f"{result.get('config', {}).get('input_dtype', 'float32')}",
         "",
         "ratios (higher numpy/jit and loop/jit is better; jit/floor near 1 is best)",
         f"{'rollouts':>10}{'numpy/jit':>11}{'loop/jit':>11}{'jit/floor':>11}"
@@ -444,6 +467,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--loop-cap", type=int, default=1 << 17)
     parser.add_argument("--quick", action="store_true", help="sizes up to 65536, fewer repeats")
+    parser.add_argument(
+        "--input-dtype",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="storage dtype of correct/confidence (terms compute in float32)",
+    )
     parser.add_argument("--json", default=None, help="write the result JSON here")
     parser.add_argument("--plot", default=None, help="write the PNG here")
 
@@ -454,7 +483,14 @@ def run(args: argparse.Namespace) -> int:
     if args.quick:
         sizes = [s for s in sizes if s <= 65_536] or sizes[:1]
         repeats = min(repeats, 5)
-    result = run_benchmark(sizes, args.group_size, args.rubric_items, repeats, args.loop_cap)
+    result = run_benchmark(
+        sizes,
+        args.group_size,
+        args.rubric_items,
+        repeats,
+        args.loop_cap,
+        input_dtype=args.input_dtype,
+    )
     print(format_table(result))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

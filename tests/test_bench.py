@@ -67,3 +67,14 @@ def test_benchmark_size_reports_zero_retraces_and_consistent_ratios():
 def test_inputs_must_fill_whole_groups():
     with pytest.raises(ValueError, match="multiple of group_size"):
         bench.make_inputs(10, group_size=8)
+
+
+def test_bfloat16_inputs_agree_and_count_fewer_bytes():
+    bw = bench.measure_copy_bandwidth(num_bytes=1 << 22, repeats=1)
+    row = bench.benchmark_size(
+        256, 8, 4, bw["used"], repeats=1, loop_cap=256, sweep=2, input_dtype="bfloat16"
+    )
+    assert row["input_dtype"] == "bfloat16" and row["floor_bytes"] == 256 * (2 + 2 + 4 + 4)
+    assert row["retraces"] == 0
+    with pytest.raises(ValueError, match="input_dtype must be"):
+        bench.make_inputs(64, input_dtype="float16")
