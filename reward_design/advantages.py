@@ -27,7 +27,9 @@ def _prepare(rewards: ArrayLike, mask: ArrayLike | None, fn: str) -> tuple[jax.A
     r = jnp.asarray(rewards)
     if r.ndim != 2:
         raise ValueError(f"{fn}: rewards must have shape [P, G] (rank 2); got shape {r.shape}.")
-    if not jnp.issubdtype(r.dtype, jnp.floating):
+    if not jnp.issubdtype(r.dtype, jnp.floating) or jnp.finfo(r.dtype).bits < 32:
+        # Integers, bool and half-precision rewards are computed in float32: group
+        # statistics in bfloat16 lose about two significant digits.
         r = r.astype(jnp.float32)
     if mask is None:
         m = jnp.ones(r.shape, dtype=bool)

@@ -176,3 +176,13 @@ def test_properties_zero_mean_and_shift_invariance(rewards, mask):
         shifted = np.asarray(fn(rewards + np.float32(3.0), mask), dtype=np.float64)
         if kind != "grpo":
             np.testing.assert_allclose(shifted, a, atol=1e-3)
+
+
+@pytest.mark.parametrize("kind", ["grpo", "dr_grpo", "rloo"])
+def test_half_precision_rewards_are_computed_in_float32(kind):
+    rewards, mask = _data(seed=4)
+    half = jnp.asarray(rewards, jnp.bfloat16)
+    got = getattr(adv, kind)(half, mask)
+    assert got.dtype == jnp.float32
+    ref = _ref(np.asarray(half.astype(jnp.float32)), mask, kind)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
