@@ -49,7 +49,9 @@ def expected_cost(probs: Any, cost: Any, *, reject_cost: Any = None) -> jax.Arra
     costs = _decision_costs(cost, reject_cost)
     check_probs(probs, num_classes=costs.shape[0])
     p = jnp.asarray(probs, dtype=costs.dtype)
-    return p @ costs
+    # Full float32 precision: on GPUs XLA's default matmul precision (TF32) errs by
+    # ~1e-3, enough to flip decisions near the threshold. C x C is tiny anyway.
+    return jnp.matmul(p, costs, precision=jax.lax.Precision.HIGHEST)
 
 
 def bayes_decision(probs: Any, cost: Any, *, reject_cost: Any = None) -> jax.Array:

@@ -64,7 +64,8 @@ def test_call_is_softmax_over_t_and_keeps_argmax(synthetic, fitted):
     np.testing.assert_allclose(probs, ref, rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(probs.argmax(1), logits.argmax(1))
     jitted = jax.jit(cal.__call__)
-    np.testing.assert_allclose(np.asarray(jitted(jnp.asarray(logits))), probs, rtol=1e-6)
+    # jit vs eager may differ in the last float32 bits (fusion order; seen on an H100)
+    np.testing.assert_allclose(np.asarray(jitted(jnp.asarray(logits))), probs, rtol=1e-5)
     # calibrated probabilities plug straight into the Bayes decision
     assert P.bayes_decision(probs, 1 - np.eye(5)).shape == (20_000,)
 
