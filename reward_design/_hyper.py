@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["as_float_leaf", "set_float_leaf"]
+__all__ = ["as_float_leaf", "as_float_vector", "set_float_leaf"]
 
 
 def as_float_leaf(value: Any, name: str, owner: str) -> Any:
@@ -64,3 +64,35 @@ def set_float_leaf(obj: Any, name: str, owner: str) -> None:
     checked = as_float_leaf(value, name, owner)
     if checked is not value:
         object.__setattr__(obj, name, checked)
+
+
+def as_float_vector(value: Any, name: str, owner: str) -> Any:
+    """Eager check of a ``[K]`` vector hyperparameter (e.g. rubric item weights).
+
+    Lists, tuples and numpy arrays become float32 numpy arrays; concrete JAX
+    arrays are checked and kept (on their device). Checks: real dtype
+    (bfloat16 included), shape ``[K]`` with K >= 1, finite values. Tracers and
+    ``None`` pass unchanged; callers add their own range rules.
+
+    Raises:
+      ValueError: naming ``owner.name``, for a non-real dtype, a wrong shape or
+        non-finite values.
+    """
+    if isinstance(value, list | tuple):
+        value = np.asarray(value, dtype=np.float32)
+    if not (
+        isinstance(value, np.ndarray)
+        or (isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer))
+    ):
+        return value
+    arr = np.asarray(value)
+    if arr.dtype == np.bool_ or not (
+        jnp.issubdtype(arr.dtype, jnp.integer) or jnp.issubdtype(arr.dtype, jnp.floating)
+    ):
+        raise ValueError(f"{owner}.{name} must be real numbers; got dtype {arr.dtype}.")
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{owner}.{name} must have shape [K] with K >= 1; got shape {arr.shape}.")
+    arr = arr.astype(np.float32)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{owner}.{name} must be finite; got {arr.tolist()}.")
+    return value if isinstance(value, jax.Array) else arr

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from reward_design._hyper import as_float_leaf
+from reward_design._hyper import as_float_leaf, as_float_vector
 from reward_design._hyper import set_float_leaf as _set_weight
 from reward_design._pytree import pytree_dataclass
 from reward_design._reduce import last_dot, last_sum
@@ -148,19 +148,11 @@ class RubricScore:
 
     def __post_init__(self):
         _set_weight(self, "weight", "RubricScore")
-        w = self.weights
-        if isinstance(w, (list, tuple)):
-            w = np.asarray(w, dtype=np.float32)
-            object.__setattr__(self, "weights", w)
-        if isinstance(w, np.ndarray) or (
-            isinstance(w, jax.Array) and not isinstance(w, jax.core.Tracer)
-        ):
-            arr = np.asarray(w)
-            if arr.ndim != 1 or arr.size == 0:
-                raise ValueError(
-                    f"RubricScore.weights must have shape [K] with K >= 1; got shape {arr.shape}."
-                )
-            if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        w = as_float_vector(self.weights, "weights", "RubricScore")
+        object.__setattr__(self, "weights", w)
+        if w is not None and not isinstance(w, jax.core.Tracer):
+            arr = np.asarray(w, dtype=np.float32)
+            if np.any(arr < 0):
                 raise ValueError(
                     f"RubricScore.weights must be finite and >= 0; got {arr.tolist()}."
                 )

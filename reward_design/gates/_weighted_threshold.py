@@ -6,8 +6,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from reward_design._hyper import as_float_vector
 from reward_design._pytree import pytree_dataclass
 from reward_design._reduce import last_dot
 from reward_design.gates._base import Gate
@@ -53,31 +53,10 @@ class WeightedThreshold(Gate):
     pass_threshold: Any = 0.5
 
     def __post_init__(self):
-        w = self.weights
-        if isinstance(w, (list, tuple)):
-            w = np.asarray(w, dtype=np.float32)
-            object.__setattr__(self, "weights", w)
-        if isinstance(w, np.ndarray) or (
-            isinstance(w, jax.Array) and not isinstance(w, jax.core.Tracer)
-        ):
-            arr = np.asarray(w)
-            if arr.dtype == np.bool_ or not (
-                jnp.issubdtype(arr.dtype, jnp.integer) or jnp.issubdtype(arr.dtype, jnp.floating)
-            ):
-                raise ValueError(
-                    f"WeightedThreshold.weights must be real numbers; got dtype {arr.dtype}."
-                )
-            if arr.ndim != 1 or arr.size == 0:
-                raise ValueError(
-                    "WeightedThreshold.weights must have shape [K] with K >= 1; "
-                    f"got shape {arr.shape}."
-                )
-            if not np.all(np.isfinite(arr.astype(np.float32))):
-                raise ValueError(f"WeightedThreshold.weights must be finite; got {arr.tolist()}.")
-            if isinstance(w, np.ndarray) and w.dtype != np.float32:
-                object.__setattr__(self, "weights", arr.astype(np.float32))
-        elif w is None:
+        if self.weights is None:
             raise ValueError("WeightedThreshold.weights is required (shape [K]); got None.")
+        w = as_float_vector(self.weights, "weights", "WeightedThreshold")
+        object.__setattr__(self, "weights", w)
         check_scalar(self, "threshold", "WeightedThreshold")
         check_pass_threshold(self, "WeightedThreshold")
 
