@@ -19,6 +19,7 @@ __all__ = [
     "host_values",
     "float_vector",
     "same_length",
+    "preference_pairs",
     "bool_labels",
     "scalar_hyper",
     "reference_point_array",
@@ -89,6 +90,28 @@ def same_length(fn: str, **arrays: jax.Array) -> None:
                 f"{fn}: {other} must have the shape of {names[0]} {tuple(first.shape)}; "
                 f"got shape {tuple(arrays[other].shape)}."
             )
+
+
+def preference_pairs(
+    fn: str,
+    policy_chosen_logps: Any,
+    policy_rejected_logps: Any,
+    reference_chosen_logps: Any,
+    reference_rejected_logps: Any,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """The four ``[B]`` log-prob vectors of a preference loss, checked and of one length."""
+    pc = float_vector(policy_chosen_logps, "policy_chosen_logps", fn)
+    pr = float_vector(policy_rejected_logps, "policy_rejected_logps", fn)
+    rc = float_vector(reference_chosen_logps, "reference_chosen_logps", fn)
+    rr = float_vector(reference_rejected_logps, "reference_rejected_logps", fn)
+    same_length(
+        fn,
+        policy_chosen_logps=pc,
+        policy_rejected_logps=pr,
+        reference_chosen_logps=rc,
+        reference_rejected_logps=rr,
+    )
+    return pc, pr, rc, rr
 
 
 def bool_labels(

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from reward_design.halos._checks import float_vector, is_concrete, same_length, scalar_hyper
+from reward_design.halos._checks import is_concrete, preference_pairs, scalar_hyper
 
 __all__ = ["dpo_loss", "DPO_LOSS_TYPES"]
 
@@ -95,16 +95,12 @@ def dpo_loss(
         raise TypeError(f"{fn}: loss_type must be a string; got {loss_type!r}.")
     if loss_type not in DPO_LOSS_TYPES:
         raise ValueError(f"{fn}: loss_type must be one of {DPO_LOSS_TYPES}; got {loss_type!r}.")
-    pc = float_vector(policy_chosen_logps, "policy_chosen_logps", fn)
-    pr = float_vector(policy_rejected_logps, "policy_rejected_logps", fn)
-    rc = float_vector(reference_chosen_logps, "reference_chosen_logps", fn)
-    rr = float_vector(reference_rejected_logps, "reference_rejected_logps", fn)
-    same_length(
+    pc, pr, rc, rr = preference_pairs(
         fn,
-        policy_chosen_logps=pc,
-        policy_rejected_logps=pr,
-        reference_chosen_logps=rc,
-        reference_rejected_logps=rr,
+        policy_chosen_logps,
+        policy_rejected_logps,
+        reference_chosen_logps,
+        reference_rejected_logps,
     )
     b = scalar_hyper(beta, "beta", fn, low=0.0, low_open=True)
     if loss_type == "sigmoid":

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design.halos._checks import float_vector, same_length, scalar_hyper
+from reward_design.halos._checks import float_vector, preference_pairs, same_length, scalar_hyper
 
 __all__ = ["implicit_reward", "PreferenceRewards", "preference_rewards"]
 
@@ -85,16 +85,12 @@ def preference_rewards(
       Rafailov et al., "Direct Preference Optimization", arXiv 2305.18290.
     """
     fn = "preference_rewards"
-    pc = float_vector(policy_chosen_logps, "policy_chosen_logps", fn)
-    pr = float_vector(policy_rejected_logps, "policy_rejected_logps", fn)
-    rc = float_vector(reference_chosen_logps, "reference_chosen_logps", fn)
-    rr = float_vector(reference_rejected_logps, "reference_rejected_logps", fn)
-    same_length(
+    pc, pr, rc, rr = preference_pairs(
         fn,
-        policy_chosen_logps=pc,
-        policy_rejected_logps=pr,
-        reference_chosen_logps=rc,
-        reference_rejected_logps=rr,
+        policy_chosen_logps,
+        policy_rejected_logps,
+        reference_chosen_logps,
+        reference_rejected_logps,
     )
     b = scalar_hyper(beta, "beta", fn, low=0.0, low_open=True)
     chosen = jax.lax.stop_gradient(b * (pc - rc))
