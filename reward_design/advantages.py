@@ -70,6 +70,11 @@ def _safe_sqrt(x: jax.Array) -> jax.Array:
     return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1.0)), 0.0)
 
 
+def _variance(sum_sq: jax.Array, n: jax.Array, ddof: int) -> jax.Array:
+    """Variance from a sum of squared deviations over n members (0 when n <= ddof)."""
+    return jnp.where(n > ddof, sum_sq / jnp.maximum(n - ddof, 1), 0.0)
+
+
 def group_std(rewards: ArrayLike, mask: ArrayLike | None = None, ddof: int = 1) -> jax.Array:
     """``[P, 1]`` standard deviation of each group's valid members.
 
@@ -81,8 +86,7 @@ def group_std(rewards: ArrayLike, mask: ArrayLike | None = None, ddof: int = 1) 
     n = last_sum(m, keepdims=True)
     mean = last_sum(r, keepdims=True) / jnp.maximum(n, 1)
     sq = last_sum(jnp.where(m, jnp.square(r - mean), 0.0), keepdims=True)
-    var = jnp.where(n > ddof, sq / jnp.maximum(n - ddof, 1), 0.0)
-    return _safe_sqrt(var)
+    return _safe_sqrt(_variance(sq, n, ddof))
 
 
 def grpo(
@@ -112,11 +116,15 @@ def grpo(
     Returns:
       ``[P, G]`` advantages, 0 for masked-out members.
     """
+    if scale not in ("group", "batch", "none"):
+        raise ValueError(f"grpo: scale must be 'group', 'batch' or 'none'; got {scale!r}.")
     raw, m = _prepare(rewards, mask, "grpo")
-    r = _shift(raw, m)
-    centred = r - group_mean(r, m)
+    r = _shift(raw, m)  # 0 on masked-out members
+    n = last_sum(m, keepdims=True)
+    centred = jnp.where(m, r - last_sum(r, keepdims=True) / jnp.maximum(n, 1), 0.0)
     if scale == "group":
-        out = centred / (group_std(r, m, ddof=ddof) + eps)
+        sq = last_sum(jnp.square(centred), keepdims=True)
+        out = centred / (_safe_sqrt(_variance(sq, n, ddof)) + eps)
     elif scale == "batch":
 
         def total(x: jax.Array) -> jax.Array:
@@ -126,15 +134,12 @@ def grpo(
         # Zero the masked-out rewards first: where(m, f(raw), 0) alone would
         # still send 0 * f'(nan) = nan into the gradient of the batch mean.
         valid = jnp.where(m, raw, 0.0)
-        n = total(m.astype(jnp.float32))
-        mean = total(valid) / jnp.maximum(n, 1)
+        n_all = total(m.astype(jnp.float32))
+        mean = total(valid) / jnp.maximum(n_all, 1)
         sq = total(jnp.where(m, jnp.square(valid - mean), 0.0))
-        var = jnp.where(n > ddof, sq / jnp.maximum(n - ddof, 1), 0.0)
-        out = centred / (_safe_sqrt(var) + eps)
-    elif scale == "none":
-        out = centred
+        out = centred / (_safe_sqrt(_variance(sq, n_all, ddof)) + eps)
     else:
-        raise ValueError(f"grpo: scale must be 'group', 'batch' or 'none'; got {scale!r}.")
+        out = centred
     return jnp.where(m, out, 0.0)
 
 
