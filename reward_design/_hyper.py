@@ -14,7 +14,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["as_float_leaf", "as_float_vector", "set_float_leaf"]
+__all__ = ["as_float_leaf", "as_float_vector", "is_concrete", "set_float_leaf"]
+
+
+def is_concrete(value: Any) -> bool:
+    """True when the values of ``value`` can be read now (not a tracer)."""
+    return not isinstance(value, jax.core.Tracer)
 
 
 def as_float_leaf(value: Any, name: str, owner: str) -> Any:

@@ -43,15 +43,6 @@ def _as_array_if_python(value: Any) -> Any:
     return value
 
 
-def _is_concrete(value: Any) -> bool:
-    """True for arrays whose values can be read now (not tracers)."""
-    if isinstance(value, np.ndarray | np.generic):
-        return True
-    if isinstance(value, jax.Array):
-        return not isinstance(value, jax.core.Tracer)
-    return False
-
-
 @pytree_dataclass
 class Rollouts:
     """A batch of P prompts x G samples per prompt, as arrays.

@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from reward_design._hyper import is_concrete
+
 __all__ = [
     "is_concrete",
     "host_values",
@@ -24,11 +26,6 @@ __all__ = [
     "scalar_hyper",
     "reference_point_array",
 ]
-
-
-def is_concrete(value: Any) -> bool:
-    """True when the values of ``value`` can be read now (not a tracer)."""
-    return not isinstance(value, jax.core.Tracer)
 
 
 def host_values(value: Any, arr: jax.Array) -> np.ndarray | None:

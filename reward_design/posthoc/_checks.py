@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
 import numpy as np
+
+from reward_design._hyper import is_concrete
 
 __all__ = [
     "is_concrete",
@@ -24,11 +25,6 @@ __all__ = [
 # float32 softmax outputs sum to 1 within ~1e-6 * C; this leaves room for
 # probabilities that went through a float16 / bfloat16 model head.
 _SUM_TOL = 1e-3
-
-
-def is_concrete(value: Any) -> bool:
-    """True when the values of ``value`` can be read now (not a tracer)."""
-    return not isinstance(value, jax.core.Tracer)
 
 
 def _shape(value: Any) -> tuple[int, ...]:
