@@ -1,16 +1,24 @@
-"""Reductions over a short last axis that fuse with their neighbours.
+"""Reductions over a short last axis, in the form that compiles best for each use.
 
-Group statistics reduce over G (samples per prompt, typically 4-64) and
-gates over K (rubric items). XLA compiles ``jnp.sum(x, axis=-1)`` to a
-reduce op, and a reduce whose result is broadcast back (``x - mean``)
-usually ends a fusion: every such step materialises a ``[P, G]``
-intermediate in memory, and on a GPU launches another kernel. For a short,
-static last axis we instead add the columns pairwise (``x[..., 0] + x[..., 1]
-+ ...``): plain elementwise ops that XLA fuses with their producers and
-consumers into one loop. The benchmark (``reward-design bench``) measures
-the effect; results are identical up to float rounding (pairwise order).
+Two kinds of reduction occur in a reward step, and they want opposite forms:
 
-Above `UNROLL_MAX` items the ordinary reduce is used.
+* **Group statistics** (``last_*``) reduce an already computed ``[P, G]``
+  array over G (samples per prompt, typically 4-64) and broadcast the result
+  back (``r - mean``). XLA compiles ``jnp.sum(x, axis=-1)`` to a reduce op
+  that ends a fusion, and on CPU a reduce over a short minor axis is
+  compiled to a slow scalar loop. For a short, static last axis we add the
+  columns pairwise instead (``x[..., 0] + x[..., 1] + ...``): elementwise ops
+  over strided columns that XLA vectorises and fuses with their consumers.
+* **Item reductions** (``items_*``) reduce a large *input* such as the
+  ``[P, G, K]`` rubric over K. Here the pairwise form is harmful: its ops
+  are cheap, so XLA duplicates them into every consumer fusion and each
+  consumer reads the whole ``[P, G, K]`` input again (four times in a gated
+  GRPO step). A real reduce op is materialised once as a ``[P, G]`` result
+  that is 1/K of the input's size.
+
+``reward-design bench`` measures the effect (docs/performance.md). Results
+are identical up to float rounding (pairwise order). Above `UNROLL_MAX`
+items the ordinary reduce is used for group statistics too.
 """
 
 from __future__ import annotations
@@ -20,7 +28,14 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-__all__ = ["UNROLL_MAX", "last_sum", "last_max", "last_all", "last_any", "last_dot"]
+__all__ = [
+    "UNROLL_MAX",
+    "last_sum",
+    "last_max",
+    "items_all",
+    "items_sum",
+    "items_dot",
+]
 
 UNROLL_MAX = 64
 
@@ -57,21 +72,25 @@ def last_max(x: jax.Array, keepdims: bool = False) -> jax.Array:
     return _pairwise(jnp.asarray(x), jnp.maximum, jnp.max, keepdims)
 
 
-def last_all(x: jax.Array, keepdims: bool = False) -> jax.Array:
-    """``jnp.all(x, axis=-1)`` for boolean ``x``."""
-    return _pairwise(jnp.asarray(x, dtype=bool), jnp.logical_and, jnp.all, keepdims)
+def items_all(x: jax.Array) -> jax.Array:
+    """``jnp.all(x, axis=-1)`` as one reduce op (read once; see module docstring)."""
+    return jnp.all(jnp.asarray(x, dtype=bool), axis=-1)
 
 
-def last_any(x: jax.Array, keepdims: bool = False) -> jax.Array:
-    """``jnp.any(x, axis=-1)`` for boolean ``x``."""
-    return _pairwise(jnp.asarray(x, dtype=bool), jnp.logical_or, jnp.any, keepdims)
+def items_sum(x: jax.Array) -> jax.Array:
+    """``jnp.sum(x, axis=-1)`` as one reduce op (bool inputs count as int32)."""
+    x = jnp.asarray(x)
+    if x.dtype == jnp.bool_:
+        x = x.astype(jnp.int32)
+    return jnp.sum(x, axis=-1)
 
 
-def last_dot(x: jax.Array, w: jax.Array) -> jax.Array:
-    """``x @ w`` for a vector ``w`` matching the last axis of ``x``."""
+def items_dot(x: jax.Array, w: jax.Array) -> jax.Array:
+    """``x @ w`` for a vector ``w`` matching the last axis of ``x``, as one reduce op.
+
+    Computed as an exact float32 sum of products, never as a matmul: TF32
+    matmuls on GPUs would round rubric scores near a threshold.
+    """
     x = jnp.asarray(x)
     w = jnp.asarray(w)
-    if x.shape[-1] > UNROLL_MAX:
-        # HIGHEST: TF32 matmuls on GPUs would round rubric scores near a threshold.
-        return jnp.matmul(x, w, precision=jax.lax.Precision.HIGHEST)
-    return last_sum(x * w)
+    return jnp.sum(x * w, axis=-1)

@@ -121,9 +121,20 @@ def grpo(
     raw, m = _prepare(rewards, mask, "grpo")
     r = _shift(raw, m)  # 0 on masked-out members
     n = last_sum(m, keepdims=True)
-    centred = jnp.where(m, r - last_sum(r, keepdims=True) / jnp.maximum(n, 1), 0.0)
+    s1 = last_sum(r, keepdims=True)
+    mean = s1 / jnp.maximum(n, 1)
+    centred = jnp.where(m, r - mean, 0.0)
     if scale == "group":
-        sq = last_sum(jnp.square(centred), keepdims=True)
+        # One pass over the shifted rewards: sum and sum of squares together.
+        # Because `_shift` centres each group on one of its own members, the
+        # shifted values are of the order of the group's spread, and
+        # s2 - s1 * mean loses no more than a few ulps (the "shifted data"
+        # variance algorithm); constant groups are exactly 0 after the shift,
+        # so their variance is exactly 0. A two-pass form (mean, then squared
+        # deviations) would read the rewards once more and, compiled on CPU,
+        # costs a further pass over every input the rewards are computed from.
+        s2 = last_sum(jnp.square(r), keepdims=True)
+        sq = jnp.maximum(s2 - s1 * mean, 0.0)
         out = centred / (_safe_sqrt(_variance(sq, n, ddof)) + eps)
     elif scale == "batch":
 

@@ -18,7 +18,10 @@ items. For every size, on the same inputs and in one run:
   (``ScoringRuleTerm(spherical_binary)``) — the marginal cost of a term;
 * ``vmap16`` / ``separate16``: 16 Brier weights swept with ``jax.vmap`` in
   one call, vs 16 separate calls of the compiled step;
-* ``compile_s`` and ``retraces`` when hyperparameters change (must be 0).
+* ``compile_s`` and ``retraces`` when hyperparameters change (must be 0);
+* the parts every step must contain, each compiled alone (`_time_parts`):
+  the rubric AND, one masked-reward pass, and writing a fresh ``[16, P, G]``
+  sweep output — the lower bounds that docs/performance.md reasons from.
 
 Run ``reward-design bench`` (or ``python benchmarks/speed.py``).
 """
@@ -297,6 +300,7 @@ def benchmark_size(
     tiny = jax.jit(lambda x: x + 1.0)
     one = jnp.ones((1,), jnp.float32)
     t_dispatch = _min_time(lambda: tiny(one).block_until_ready(), repeats, warmup=2)
+    parts = _time_parts(r_dev, weights, repeats)
 
     return {
         "rollouts": num_rollouts,
@@ -311,6 +315,7 @@ def benchmark_size(
             "extra_term": t_extra,
             f"vmap{sweep}": t_vmap,
             f"separate{sweep}": t_sep,
+            **parts,
         },
         "ratios": {
             "numpy_over_jit": t_numpy / t_jit,
@@ -319,6 +324,8 @@ def benchmark_size(
             "extra_term_overhead": t_extra / t_jit - 1.0,
             f"vmap{sweep}_over_one": t_vmap / t_jit,
             f"separate{sweep}_over_one": t_sep / t_jit,
+            "two_passes_over_floor": (parts["rubric_all"] + parts["masked_reward"]) / t_floor,
+            "sweep_output_write_over_one": parts["sweep_output_write"] / t_jit,
         },
         "compile_s": compile_s,
         "retraces": retraces,
@@ -326,6 +333,48 @@ def benchmark_size(
         "loop_measured_on": n_loop,
         "floor_bytes": _floor_bytes(num_rollouts, num_items, input_bytes),
         "input_dtype": input_dtype,
+    }
+
+
+def _time_parts(rollouts, weights: np.ndarray, repeats: int) -> dict[str, float]:
+    """Seconds for the parts every compiled step must contain, each compiled alone.
+
+    * ``rubric_all``: the K-item AND over the ``[P, G, K]`` rubric (``jnp.all``,
+      the fastest of the forms we tried). XLA:CPU never fuses a reduce into a
+      consumer that reads its elements more than once (the group statistics
+      do), so this is a pass of its own in any step with a rubric gate.
+    * ``masked_reward``: one elementwise pass that reads correctness,
+      confidence and the ``[P, G]`` gate verdict and writes one float32
+      (``where(accepted, correct - (confidence - correct)^2, 0)``): the least
+      a second pass, which must write the advantages, can do.
+    * ``sweep_output_write``: writing a freshly allocated ``[16, P, G]``
+      float32 array (a broadcast multiply): what a 16-value sweep's output
+      alone costs, page faults of new memory included.
+
+    ``rubric_all + masked_reward`` is a lower bound for the gated step under
+    XLA's fusion rules; ``sweep_output_write`` one for the vmap sweep.
+    """
+    correct, confidence, rubric = rollouts.correct, rollouts.confidence, rollouts.rubric
+    all_items = jax.jit(lambda x: jnp.all(x, axis=-1))
+    accepted = all_items(rubric).block_until_ready()
+
+    def reward(c, p, m):
+        c = c.astype(jnp.float32)
+        return jnp.where(m, c - jnp.square(p.astype(jnp.float32) - c), 0.0)
+
+    masked = jax.jit(reward)
+    masked(correct, confidence, accepted).block_until_ready()
+    w = jnp.asarray(weights)
+    write = jax.jit(lambda x, w: x.astype(jnp.float32)[None] * w[:, None, None])
+    write(correct, w).block_until_ready()
+    return {
+        "rubric_all": _min_time(lambda: all_items(rubric).block_until_ready(), repeats),
+        "masked_reward": _min_time(
+            lambda: masked(correct, confidence, accepted).block_until_ready(), repeats
+        ),
+        "sweep_output_write": _min_time(
+            lambda: write(correct, w).block_until_ready(), max(3, repeats // 4)
+        ),
     }
 
 
@@ -414,6 +463,21 @@ def format_table(result: dict[str, Any]) -> str:
             f"{s['loop'] * 1e3:>12.1f}{s['floor'] * 1e3:>10.3f}{s['extra_term'] * 1e3:>10.3f}"
             f"{s['vmap16'] * 1e3:>10.3f}{s['dispatch'] * 1e3:>10.3f}{row['compile_s']:>11.2f}"
         )
+    if all("rubric_all" in row["seconds"] for row in result["rows"]):
+        lines += [
+            "",
+            "parts every step must contain, each compiled alone (ms; see docs/performance.md)",
+            f"{'rollouts':>10}{'rubric AND':>12}{'masked rw':>11}{'sum/floor':>11}"
+            f"{'jit/floor':>11}{'16 outputs':>12}{'16 out/1':>10}",
+        ]
+        for row in result["rows"]:
+            s, q = row["seconds"], row["ratios"]
+            lines.append(
+                f"{row['rollouts']:>10}{s['rubric_all'] * 1e3:>12.3f}"
+                f"{s['masked_reward'] * 1e3:>11.3f}{q['two_passes_over_floor']:>11.2f}"
+                f"{q['jit_over_floor']:>11.2f}{s['sweep_output_write'] * 1e3:>12.3f}"
+                f"{q['sweep_output_write_over_one']:>10.2f}"
+            )
     if any(row["loop_extrapolated"] for row in result["rows"]):
         lines.append("* loop timed on the first completions and scaled linearly")
     lines.append(

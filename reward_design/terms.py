@@ -23,7 +23,7 @@ from flax import struct
 from reward_design._hyper import as_float_leaf, as_float_vector
 from reward_design._hyper import set_float_leaf as _set_weight
 from reward_design._pytree import pytree_dataclass
-from reward_design._reduce import last_dot, last_sum
+from reward_design._reduce import items_dot, items_sum
 from reward_design.rollouts import Rollouts
 
 __all__ = [
@@ -163,14 +163,14 @@ class RubricScore:
         rubric = require_field(rollouts, "rubric", "RubricScore").astype(jnp.float32)
         k = rubric.shape[-1]
         if self.weights is None:
-            return self.weight * last_sum(rubric) / k
+            return self.weight * items_sum(rubric) / k
         w = jnp.asarray(self.weights, dtype=jnp.float32)
         if w.shape != (k,):
             raise ValueError(
                 f"RubricScore.weights must have shape [K] = [{k}] to match Rollouts.rubric; "
                 f"got shape {w.shape}."
             )
-        return self.weight * last_dot(rubric, w) / jnp.sum(w)
+        return self.weight * items_dot(rubric, w) / jnp.sum(w)
 
 
 @pytree_dataclass

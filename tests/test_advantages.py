@@ -186,3 +186,23 @@ def test_half_precision_rewards_are_computed_in_float32(kind):
     assert got.dtype == jnp.float32
     ref = _ref(np.asarray(half.astype(jnp.float32)), mask, kind)
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e3, 1e5])
+def test_grpo_one_pass_variance_is_accurate_for_large_offsets(offset):
+    """The one-pass (sum, sum of squares) group variance runs on rewards shifted by a
+    group member, so a large common offset costs no precision against a float64
+    two-pass reference."""
+    rng = np.random.default_rng(3)
+    spread = rng.uniform(0.01, 1.0, size=(64, 1))
+    rewards = (offset + spread * rng.normal(size=(64, 8))).astype(np.float32)
+    mask = rng.uniform(size=(64, 8)) < 0.8
+    r64 = rewards.astype(np.float64)
+    n = mask.sum(1, keepdims=True)
+    mean = np.where(mask, r64, 0).sum(1, keepdims=True) / np.maximum(n, 1)
+    var = np.where(mask, (r64 - mean) ** 2, 0).sum(1, keepdims=True) / np.maximum(n - 1, 1)
+    expected = np.where(mask & (n > 1), (r64 - mean) / (np.sqrt(var) + 1e-6), 0.0)
+    got = np.asarray(adv.grpo(jnp.asarray(rewards), mask=jnp.asarray(mask)))
+    # the reference starts from the same float32-rounded rewards, so only the
+    # arithmetic is compared: r - (group member) is exact in float32 here
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)

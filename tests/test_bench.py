@@ -48,6 +48,10 @@ def test_benchmark_size_reports_zero_retraces_and_consistent_ratios():
     assert q["numpy_over_jit"] == pytest.approx(s["numpy"] / s["jit"])
     assert row["loop_extrapolated"] and row["loop_measured_on"] == 128
     assert row["floor_bytes"] == 256 * (4 + 4 + 4 + 4)
+    assert q["two_passes_over_floor"] == pytest.approx(
+        (s["rubric_all"] + s["masked_reward"]) / s["floor"]
+    )
+    assert q["sweep_output_write_over_one"] == pytest.approx(s["sweep_output_write"] / s["jit"])
     text = bench.format_table(
         {
             "machine": bench._machine(),
@@ -62,6 +66,7 @@ def test_benchmark_size_reports_zero_retraces_and_consistent_ratios():
         }
     )
     assert "256" in text and "ratios" in text.splitlines()[3]
+    assert "rubric AND" in text
 
 
 def test_inputs_must_fill_whole_groups():

@@ -7,7 +7,7 @@ from typing import Any
 import jax
 
 from reward_design._pytree import pytree_dataclass
-from reward_design._reduce import last_all
+from reward_design._reduce import items_all
 from reward_design.gates._base import Gate
 from reward_design.gates._rubric import check_pass_threshold, finish, rubric_passes
 from reward_design.rollouts import Rollouts
@@ -48,4 +48,4 @@ class AllOf(Gate):
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         passes = rubric_passes(rollouts, self.pass_threshold, "AllOf")
-        return finish(last_all(passes), rollouts, "AllOf")
+        return finish(items_all(passes), rollouts, "AllOf")

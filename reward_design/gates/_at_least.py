@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from reward_design._pytree import pytree_dataclass
-from reward_design._reduce import last_sum
+from reward_design._reduce import items_sum
 from reward_design.gates._base import Gate
 from reward_design.gates._rubric import (
     check_pass_threshold,
@@ -62,5 +62,5 @@ class AtLeast(Gate):
                 f"AtLeast.k = {float(np.asarray(self.k)):g} exceeds the number of rubric "
                 f"items K = {num_items}; no rollout could pass."
             )
-        count = last_sum(passes).astype(jnp.float32)
+        count = items_sum(passes).astype(jnp.float32)
         return finish(count >= jnp.asarray(self.k, jnp.float32), rollouts, "AtLeast")

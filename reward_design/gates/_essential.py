@@ -10,7 +10,7 @@ import numpy as np
 from flax import struct
 
 from reward_design._pytree import pytree_dataclass
-from reward_design._reduce import last_all
+from reward_design._reduce import items_all
 from reward_design.gates._base import Gate
 from reward_design.gates._function_gate import as_gate
 from reward_design.gates._rubric import check_pass_threshold, finish, rubric_passes
@@ -90,7 +90,7 @@ class Essential(Gate):
                 f"Essential.indices {list(self.indices)} refer to items beyond the K = "
                 f"{num_items} rubric items of Rollouts.rubric."
             )
-        verdict = last_all(passes[..., jnp.asarray(self.indices)])
+        verdict = items_all(passes[..., jnp.asarray(self.indices)])
         if self.rest is not None:
             others = [k for k in range(num_items) if k not in self.indices]
             if not others:

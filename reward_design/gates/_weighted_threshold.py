@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from reward_design._hyper import as_float_vector
 from reward_design._pytree import pytree_dataclass
-from reward_design._reduce import last_dot
+from reward_design._reduce import items_dot
 from reward_design.gates._base import Gate
 from reward_design.gates._rubric import check_pass_threshold, check_scalar, finish, rubric_passes
 from reward_design.rollouts import Rollouts
@@ -70,7 +70,7 @@ class WeightedThreshold(Gate):
                 f"WeightedThreshold.weights must have shape [K] = [{num_items}] to match "
                 f"Rollouts.rubric; got shape {w.shape}."
             )
-        return last_dot(passes.astype(jnp.float32), w)
+        return items_dot(passes.astype(jnp.float32), w)
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         score = self.score(rollouts)
