@@ -70,13 +70,17 @@ def make_inputs(
     num_items: int = 8,
     seed: int = 0,
     input_dtype: str = "float32",
+    num_tokens: int = 0,
 ):
     """Random rollouts: ``correct``, ``confidence`` ``[P, G]`` and a bool rubric ``[P, G, K]``.
 
     Each rubric item passes with probability 0.97, so about 78% of rollouts
     pass all of 8 items (a realistic, mostly-accepting gate). With
-    ``input_dtype="bfloat16"`` correctness and confidence are stored in
-    bfloat16 (half the bytes to read); the terms compute in float32.
+    ``input_dtype="bfloat16"`` correctness and confidence (and token rewards)
+    are stored in bfloat16 (half the bytes to read); the terms compute in
+    float32. With ``num_tokens=T > 0`` the rollouts also carry per-token
+    rewards ``[P, G, T]`` (normal, scale 0.1) and a token mask whose valid
+    prefix has a uniform random length in 1..T (right padding).
     """
     if input_dtype not in ("float32", "bfloat16"):
         raise ValueError(f"input_dtype must be 'float32' or 'bfloat16'; got {input_dtype!r}.")
@@ -84,20 +88,40 @@ def make_inputs(
         raise ValueError(
             f"num_rollouts ({num_rollouts}) must be a multiple of group_size ({group_size})."
         )
+    if num_tokens < 0:
+        raise ValueError(f"num_tokens must be >= 0; got {num_tokens}.")
     p = num_rollouts // group_size
     rng = np.random.default_rng(seed)
     correct = (rng.uniform(size=(p, group_size)) < 0.6).astype(np.float32)
     confidence = rng.uniform(size=(p, group_size)).astype(np.float32)
     rubric = rng.uniform(size=(p, group_size, num_items)) < 0.97
+    tokens: dict[str, Any] = {}
+    if num_tokens:
+        lengths = rng.integers(1, num_tokens + 1, size=(p, group_size, 1))
+        tokens["token_rewards"] = (0.1 * rng.normal(size=(p, group_size, num_tokens))).astype(
+            np.float32
+        )
+        tokens["token_mask"] = np.arange(num_tokens) < lengths
     if input_dtype == "bfloat16":
         correct = jnp.asarray(correct, jnp.bfloat16)
         confidence = jnp.asarray(confidence, jnp.bfloat16)
-    return rd.Rollouts(correct=correct, confidence=confidence, rubric=rubric).validate()
+        if num_tokens:
+            tokens["token_rewards"] = jnp.asarray(tokens["token_rewards"], jnp.bfloat16)
+    return rd.Rollouts(correct=correct, confidence=confidence, rubric=rubric, **tokens).validate()
 
 
-def make_objective(brier_weight: float = 1.0, extra_term: bool = False):
-    """correctness + Brier (+ spherical score) behind an AllOf gate with ``"drop"``."""
+TOKEN_WEIGHT = 0.5
+
+
+def make_objective(brier_weight: float = 1.0, extra_term: bool = False, tokens: bool = False):
+    """correctness + Brier (+ spherical score) behind an AllOf gate with ``"drop"``.
+
+    ``tokens=True`` adds ``TokenReward(weight=TOKEN_WEIGHT, normalize=True)``:
+    the mean of each completion's valid per-token rewards.
+    """
     terms = {"correct": rd.terms.Correctness(), "brier": rd.terms.Brier(weight=brier_weight)}
+    if tokens:
+        terms["tokens"] = rd.terms.TokenReward(weight=TOKEN_WEIGHT, normalize=True)
     if extra_term:
         terms["spherical"] = rd.terms.ScoringRuleTerm(
             rule=rd.scoring_rules.spherical_binary, weight=0.5
@@ -118,9 +142,15 @@ def numpy_step(
     rubric: np.ndarray,
     brier_weight: float = 1.0,
     eps: float = 1e-6,
+    token_rewards: np.ndarray | None = None,
+    token_mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The same math in idiomatic, vectorised numpy."""
+    """The same math in idiomatic, vectorised numpy (token term if tokens are given)."""
     reward = correct - brier_weight * np.square(confidence - correct)
+    if token_rewards is not None:
+        count = token_mask.sum(axis=-1)
+        total = np.where(token_mask, token_rewards, 0.0).sum(axis=-1)
+        reward = reward + TOKEN_WEIGHT * np.where(count > 0, total / np.maximum(count, 1), 0.0)
     accepted = rubric.all(axis=-1)
     n = accepted.sum(axis=1, keepdims=True)
     r = np.where(accepted, reward, 0.0)
@@ -149,20 +179,26 @@ def python_loop_step(
     truth: str = "42",
     brier_weight: float = 1.0,
     eps: float = 1e-6,
+    token_rows: Sequence[Sequence[float]] | None = None,
 ) -> list[float]:
     """A per-completion Python loop, as reward functions are commonly written.
 
-    Parses each completion, scores correctness + Brier, applies the rubric
-    gate, then computes GRPO statistics group by group with ``statistics``.
+    Parses each completion, scores correctness + Brier (+ the mean of its
+    valid per-token rewards, given as one list per completion), applies the
+    rubric gate, then computes GRPO statistics group by group with
+    ``statistics``.
     """
     rewards: list[float] = []
     accepted: list[bool] = []
-    for text, items in zip(texts, rubric_rows, strict=True):
+    for i, (text, items) in enumerate(zip(texts, rubric_rows, strict=True)):
         answer = _ANSWER.findall(text)
         conf = _CONFIDENCE.findall(text)
         correct = 1.0 if answer and answer[-1].strip() == truth else 0.0
         c = float(conf[-1]) if conf else 0.5
-        rewards.append(correct - brier_weight * (c - correct) ** 2)
+        reward = correct - brier_weight * (c - correct) ** 2
+        if token_rows is not None and token_rows[i]:
+            reward += TOKEN_WEIGHT * statistics.fmean(token_rows[i])
+        rewards.append(reward)
         accepted.append(all(items))
     advantages = [0.0] * len(rewards)
     for start in range(0, len(rewards), group_size):
@@ -189,7 +225,7 @@ def _min_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
     return best
 
 
-def measure_copy_bandwidth(num_bytes: int = 1 << 28, repeats: int = 5) -> dict[str, float]:
+def measure_copy_bandwidth(num_bytes: int = 1 << 28, repeats: int = 10) -> dict[str, float]:
     """Bytes/s of a large copy (read + write counted), the memory floor's yardstick.
 
     Measured two ways and the faster one is used, so the floor is the
@@ -218,10 +254,12 @@ def measure_copy_bandwidth(num_bytes: int = 1 << 28, repeats: int = 5) -> dict[s
     return out
 
 
-def _floor_bytes(num_rollouts: int, num_items: int, input_bytes: int = 4) -> int:
-    # read correct and confidence (input_bytes each), rubric (1 byte per bool item);
-    # write advantages (f32)
-    return num_rollouts * (2 * input_bytes + num_items + 4)
+def _floor_bytes(
+    num_rollouts: int, num_items: int, input_bytes: int = 4, num_tokens: int = 0
+) -> int:
+    # read correct and confidence (input_bytes each), rubric (1 byte per bool item),
+    # token rewards (input_bytes) and token mask (1 byte) per token; write advantages (f32)
+    return num_rollouts * (2 * input_bytes + num_items + num_tokens * (input_bytes + 1) + 4)
 
 
 def benchmark_size(
@@ -233,16 +271,33 @@ def benchmark_size(
     loop_cap: int = 1 << 17,
     sweep: int = 16,
     input_dtype: str = "float32",
+    num_tokens: int = 0,
 ) -> dict[str, Any]:
-    """Times every implementation on one input size; checks they agree."""
-    r = make_inputs(num_rollouts, group_size, num_items, input_dtype=input_dtype)
+    """Times every implementation on one input size; checks they agree.
+
+    ``num_tokens=T > 0`` adds ``[P, G, T]`` token rewards and the token term
+    (`make_objective(tokens=True)`) to every implementation and to the floor.
+    """
+    r = make_inputs(
+        num_rollouts, group_size, num_items, input_dtype=input_dtype, num_tokens=num_tokens
+    )
     input_bytes = 2 if input_dtype == "bfloat16" else 4
     r_dev = jax.device_put(r)
     correct, confidence = (np.asarray(x, np.float32) for x in (r.correct, r.confidence))
     rubric = np.asarray(r.rubric)
+    tok: dict[str, np.ndarray] = {}
+    if num_tokens:
+        tok = {
+            "token_rewards": np.asarray(r.token_rewards, np.float32),
+            "token_mask": np.asarray(r.token_mask),
+        }
+
+    def objective_for(w: Any = 1.0, extra_term: bool = False):
+        return make_objective(w, extra_term=extra_term, tokens=bool(num_tokens))
+
     # A training loop keeps its objective on the device, as it keeps its parameters:
     # otherwise every call copies the hyperparameters host -> device.
-    objective = jax.device_put(make_objective())
+    objective = jax.device_put(objective_for())
 
     traces = {"n": 0}
 
@@ -258,45 +313,55 @@ def benchmark_size(
     traces_before = traces["n"]
     weights = np.linspace(0.25, 4.0, sweep, dtype=np.float32)
     for w in weights:
-        step(jax.device_put(make_objective(float(w))), r_dev).block_until_ready()
+        step(jax.device_put(objective_for(float(w))), r_dev).block_until_ready()
     retraces = traces["n"] - traces_before
 
-    ref = numpy_step(correct, confidence, rubric)
+    ref = numpy_step(correct, confidence, rubric, **tok)
     np.testing.assert_allclose(np.asarray(first), ref, rtol=2e-4, atol=2e-4)
-    t_numpy = _min_time(lambda: numpy_step(correct, confidence, rubric), max(3, repeats // 4))
+    t_numpy = _min_time(
+        lambda: numpy_step(correct, confidence, rubric, **tok), max(3, repeats // 4)
+    )
 
     n_loop = min(num_rollouts, loop_cap)
     n_loop -= n_loop % group_size
     texts = completion_texts(correct, confidence)[:n_loop]
     rows = rubric.reshape(-1, num_items)[:n_loop].tolist()
-    loop_out = python_loop_step(texts, rows, group_size)
+    token_rows = None
+    if num_tokens:
+        flat_tok = tok["token_rewards"].reshape(-1, num_tokens)[:n_loop]
+        flat_mask = tok["token_mask"].reshape(-1, num_tokens)[:n_loop]
+        token_rows = [t[m].tolist() for t, m in zip(flat_tok, flat_mask, strict=True)]
+    loop_out = python_loop_step(texts, rows, group_size, token_rows=token_rows)
     np.testing.assert_allclose(np.asarray(loop_out), ref.reshape(-1)[:n_loop], rtol=1e-3, atol=1e-3)
-    t_loop = _min_time(lambda: python_loop_step(texts, rows, group_size), 1, warmup=0)
+    t_loop = _min_time(
+        lambda: python_loop_step(texts, rows, group_size, token_rows=token_rows), 1, warmup=0
+    )
     t_loop *= num_rollouts / n_loop
 
-    extra = jax.device_put(make_objective(extra_term=True))
+    extra = jax.device_put(objective_for(extra_term=True))
     step_extra = jax.jit(jax_step)
     step_extra(extra, r_dev).block_until_ready()
     t_extra = _min_time(lambda: step_extra(extra, r_dev).block_until_ready(), repeats)
 
-    sweep_fn = jax.jit(jax.vmap(lambda w, rr: jax_step(make_objective(w), rr), in_axes=(0, None)))
+    sweep_fn = jax.jit(jax.vmap(lambda w, rr: jax_step(objective_for(w), rr), in_axes=(0, None)))
     w_dev = jnp.asarray(weights)
     swept = sweep_fn(w_dev, r_dev).block_until_ready()
     np.testing.assert_allclose(
         np.asarray(swept[-1]),
-        numpy_step(correct, confidence, rubric, brier_weight=float(weights[-1])),
+        numpy_step(correct, confidence, rubric, brier_weight=float(weights[-1]), **tok),
         rtol=2e-4,
         atol=2e-4,
     )
     t_vmap = _min_time(lambda: sweep_fn(w_dev, r_dev).block_until_ready(), max(3, repeats // 4))
-    objectives = [jax.device_put(make_objective(float(w))) for w in weights]
+    objectives = [jax.device_put(objective_for(float(w))) for w in weights]
 
     def separate():
         outs = [step(o, r_dev) for o in objectives]
         jax.block_until_ready(outs)
 
     t_sep = _min_time(separate, max(3, repeats // 4))
-    t_floor = _floor_bytes(num_rollouts, num_items, input_bytes) / bandwidth
+    floor_bytes = _floor_bytes(num_rollouts, num_items, input_bytes, num_tokens)
+    t_floor = floor_bytes / bandwidth
     tiny = jax.jit(lambda x: x + 1.0)
     one = jnp.ones((1,), jnp.float32)
     t_dispatch = _min_time(lambda: tiny(one).block_until_ready(), repeats, warmup=2)
@@ -324,14 +389,18 @@ def benchmark_size(
             "extra_term_overhead": t_extra / t_jit - 1.0,
             f"vmap{sweep}_over_one": t_vmap / t_jit,
             f"separate{sweep}_over_one": t_sep / t_jit,
-            "two_passes_over_floor": (parts["rubric_all"] + parts["masked_reward"]) / t_floor,
+            "two_passes_over_floor": (
+                parts["rubric_all"] + parts.get("token_reward", 0.0) + parts["masked_reward"]
+            )
+            / t_floor,
             "sweep_output_write_over_one": parts["sweep_output_write"] / t_jit,
         },
         "compile_s": compile_s,
         "retraces": retraces,
         "loop_extrapolated": n_loop < num_rollouts,
         "loop_measured_on": n_loop,
-        "floor_bytes": _floor_bytes(num_rollouts, num_items, input_bytes),
+        "floor_bytes": floor_bytes,
+        "tokens": num_tokens,
         "input_dtype": input_dtype,
     }
 
@@ -347,12 +416,18 @@ def _time_parts(rollouts, weights: np.ndarray, repeats: int) -> dict[str, float]
       confidence and the ``[P, G]`` gate verdict and writes one float32
       (``where(accepted, correct - (confidence - correct)^2, 0)``): the least
       a second pass, which must write the advantages, can do.
+    * ``grpo_alone``: `rd.advantages.grpo` on rewards and a gate verdict that
+      are already in memory: the group statistics and the advantages' write
+      without any reward or gate work.
+    * ``token_reward`` (only with token rewards): the masked per-token mean
+      over T alone, one more reduce that is a pass of its own.
     * ``sweep_output_write``: writing a freshly allocated ``[16, P, G]``
       float32 array (a broadcast multiply): what a 16-value sweep's output
       alone costs, page faults of new memory included.
 
-    ``rubric_all + masked_reward`` is a lower bound for the gated step under
-    XLA's fusion rules; ``sweep_output_write`` one for the vmap sweep.
+    ``rubric_all + token_reward + masked_reward`` is a lower bound for the
+    gated step under XLA's fusion rules; ``sweep_output_write`` one for the
+    vmap sweep.
     """
     correct, confidence, rubric = rollouts.correct, rollouts.confidence, rollouts.rubric
     all_items = jax.jit(lambda x: jnp.all(x, axis=-1))
@@ -364,14 +439,24 @@ def _time_parts(rollouts, weights: np.ndarray, repeats: int) -> dict[str, float]
 
     masked = jax.jit(reward)
     masked(correct, confidence, accepted).block_until_ready()
+    rewards = masked(correct, confidence, accepted).block_until_ready()
+    grpo = jax.jit(lambda r, m: rd.advantages.grpo(r, mask=m))
+    grpo(rewards, accepted).block_until_ready()
     w = jnp.asarray(weights)
     write = jax.jit(lambda x, w: x.astype(jnp.float32)[None] * w[:, None, None])
     write(correct, w).block_until_ready()
+    out = {}
+    if rollouts.token_rewards is not None:
+        token_term = jax.jit(lambda r: rd.terms.TokenReward(normalize=True)(r))
+        token_term(rollouts).block_until_ready()
+        out["token_reward"] = _min_time(lambda: token_term(rollouts).block_until_ready(), repeats)
     return {
+        **out,
         "rubric_all": _min_time(lambda: all_items(rubric).block_until_ready(), repeats),
         "masked_reward": _min_time(
             lambda: masked(correct, confidence, accepted).block_until_ready(), repeats
         ),
+        "grpo_alone": _min_time(lambda: grpo(rewards, accepted).block_until_ready(), repeats),
         "sweep_output_write": _min_time(
             lambda: write(correct, w).block_until_ready(), max(3, repeats // 4)
         ),
@@ -399,13 +484,21 @@ def run_benchmark(
     loop_cap: int = 1 << 17,
     progress: bool = True,
     input_dtype: str = "float32",
+    num_tokens: int = 0,
 ) -> dict[str, Any]:
     """Runs `benchmark_size` for every size; returns the JSON-ready result."""
     bandwidth = measure_copy_bandwidth()
     rows = []
     for n in sizes:
         row = benchmark_size(
-            n, group_size, num_items, bandwidth["used"], repeats, loop_cap, input_dtype=input_dtype
+            n,
+            group_size,
+            num_items,
+            bandwidth["used"],
+            repeats,
+            loop_cap,
+            input_dtype=input_dtype,
+            num_tokens=num_tokens,
         )
         rows.append(row)
         if progress:
@@ -421,6 +514,7 @@ def run_benchmark(
             "rubric_items": num_items,
             "repeats": repeats,
             "input_dtype": input_dtype,
+            "tokens": num_tokens,
             "loop_cap": loop_cap,
         },
         "timestamp_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -435,7 +529,13 @@ def format_table(result: dict[str, Any]) -> str:
         f"reward_design bench — {m['backend']} ({', '.join(sorted(set(m['devices'])))}), "
         f"{m['cpu_count']} CPUs, jax {m['jax']}, {m['platform']}",
         f"copy bandwidth {result['copy_bandwidth_bytes_per_s'] / 1e9:.1f} GB/s; objective = "
-        "correctness + Brier + AllOf gate (drop) + GRPO advantages; inputs "
+        "correctness + Brier"
+        + (
+            f" + token mean (T = {result['config']['tokens']})"
+            if result.get("config", {}).get("tokens")
+            else ""
+        )
+        + " + AllOf gate (drop) + GRPO advantages; inputs "
         f"{result.get('config', {}).get('input_dtype', 'float32')}",
         "",
         "ratios (higher numpy/jit and loop/jit is better; jit/floor near 1 is best)",
@@ -467,14 +567,15 @@ def format_table(result: dict[str, Any]) -> str:
         lines += [
             "",
             "parts every step must contain, each compiled alone (ms; see docs/performance.md)",
-            f"{'rollouts':>10}{'rubric AND':>12}{'masked rw':>11}{'sum/floor':>11}"
+            f"{'rollouts':>10}{'rubric AND':>12}{'masked rw':>11}{'GRPO':>9}{'sum/floor':>11}"
             f"{'jit/floor':>11}{'16 outputs':>12}{'16 out/1':>10}",
         ]
         for row in result["rows"]:
             s, q = row["seconds"], row["ratios"]
             lines.append(
                 f"{row['rollouts']:>10}{s['rubric_all'] * 1e3:>12.3f}"
-                f"{s['masked_reward'] * 1e3:>11.3f}{q['two_passes_over_floor']:>11.2f}"
+                f"{s['masked_reward'] * 1e3:>11.3f}{s.get('grpo_alone', float('nan')) * 1e3:>9.3f}"
+                f"{q['two_passes_over_floor']:>11.2f}"
                 f"{q['jit_over_floor']:>11.2f}{s['sweep_output_write'] * 1e3:>12.3f}"
                 f"{q['sweep_output_write_over_one']:>10.2f}"
             )
@@ -528,6 +629,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--group-size", type=int, default=8)
     parser.add_argument("--rubric-items", type=int, default=8)
+    parser.add_argument(
+        "--tokens",
+        type=int,
+        default=0,
+        help="T > 0 adds [P, G, T] per-token rewards and a token-mean term (default 0: none)",
+    )
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--loop-cap", type=int, default=1 << 17)
     parser.add_argument("--quick", action="store_true", help="sizes up to 65536, fewer repeats")
@@ -554,6 +661,7 @@ def run(args: argparse.Namespace) -> int:
         repeats,
         args.loop_cap,
         input_dtype=args.input_dtype,
+        num_tokens=args.tokens,
     )
     print(format_table(result))
     if args.json:

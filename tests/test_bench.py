@@ -83,3 +83,36 @@ def test_bfloat16_inputs_agree_and_count_fewer_bytes():
     assert row["retraces"] == 0
     with pytest.raises(ValueError, match="input_dtype must be"):
         bench.make_inputs(64, input_dtype="float16")
+
+
+def test_token_rewards_enter_every_implementation_and_the_floor():
+    r = bench.make_inputs(256, group_size=8, num_items=4, seed=5, num_tokens=6)
+    tok = np.asarray(r.token_rewards)
+    tmask = np.asarray(r.token_mask)
+    # right-padded valid prefixes of length 1..T
+    lengths = tmask.sum(-1)
+    assert lengths.min() >= 1 and lengths.max() <= 6
+    np.testing.assert_array_equal(tmask, np.arange(6) < lengths[..., None])
+    correct, confidence, rubric = (np.asarray(x) for x in (r.correct, r.confidence, r.rubric))
+    got = np.asarray(jax.jit(bench.jax_step)(bench.make_objective(tokens=True), r))
+    ref = bench.numpy_step(correct, confidence, rubric, token_rewards=tok, token_mask=tmask)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+    # the token term is the mean of the valid tokens, weighted by TOKEN_WEIGHT
+    without = bench.numpy_step(correct, confidence, rubric)
+    assert not np.allclose(ref, without)
+    rows = [t[m].tolist() for t, m in zip(tok.reshape(-1, 6), tmask.reshape(-1, 6), strict=True)]
+    loop = bench.python_loop_step(
+        bench.completion_texts(correct, confidence),
+        rubric.reshape(-1, 4).tolist(),
+        8,
+        token_rows=rows,
+    )
+    np.testing.assert_allclose(np.asarray(loop).reshape(ref.shape), ref, rtol=1e-4, atol=1e-4)
+    bw = bench.measure_copy_bandwidth(num_bytes=1 << 22, repeats=1)
+    row = bench.benchmark_size(
+        256, 8, 4, bw["used"], repeats=1, loop_cap=256, sweep=2, num_tokens=6
+    )
+    assert row["tokens"] == 6 and row["floor_bytes"] == 256 * (4 + 4 + 4 + 6 * 5 + 4)
+    assert row["retraces"] == 0 and "token_reward" in row["seconds"]
+    with pytest.raises(ValueError, match="num_tokens must be"):
+        bench.make_inputs(64, num_tokens=-1)
