@@ -23,7 +23,7 @@ from flax import struct
 from reward_design._hyper import as_float_leaf, as_float_vector
 from reward_design._hyper import set_float_leaf as _set_weight
 from reward_design._pytree import pytree_dataclass
-from reward_design._reduce import items_dot, items_sum
+from reward_design._reduce import items_dot, items_masked_sum, items_sum
 from reward_design.rollouts import Rollouts
 
 __all__ = [
@@ -116,11 +116,11 @@ class TokenReward:
             tmask = jnp.ones(tok.shape, dtype=bool)
         else:
             tmask = jnp.asarray(rollouts.token_mask, dtype=bool)
-        # `where`, not `tok * mask`: a masked token may hold -inf or NaN (e.g. the
-        # log-probability of a padding id), and -inf * 0 is NaN.
-        total = jnp.sum(jnp.where(tmask, tok, 0.0), axis=-1)
+        # Masked tokens may hold -inf or NaN (e.g. the log-probability of a padding
+        # id); items_masked_sum selects, never multiplies, so they reach nothing.
+        total, count = items_masked_sum(tok, tmask)
         if self.normalize:
-            count = jnp.sum(tmask, axis=-1).astype(jnp.float32)
+            count = count.astype(jnp.float32)
             total = jnp.where(count > 0, total / jnp.maximum(count, 1.0), 0.0)
         return self.weight * total
 

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from reward_design._reduce import items_masked_sum
 from reward_design.halos._checks import host_values
 
 __all__ = ["SequenceLogps", "sequence_logps", "token_logps"]
@@ -76,9 +77,7 @@ def sequence_logps(token_logps: ArrayLike, mask: ArrayLike) -> SequenceLogps:
         raise ValueError(
             f"{fn}: mask must have the shape of token_logps {lp.shape}; got shape {m.shape}."
         )
-    values = jnp.where(m, lp, 0.0)
-    total = jnp.sum(values, axis=-1)
-    count = jnp.sum(m, axis=-1)
+    total, count = items_masked_sum(lp, m)  # one pass; masked entries reach nothing
     mean = jnp.where(count > 0, total / jnp.maximum(count, 1).astype(lp.dtype), 0.0)
     return SequenceLogps(sum=total, mean=mean.astype(lp.dtype), num_tokens=count)
 
