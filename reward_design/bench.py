@@ -366,6 +366,7 @@ def benchmark_size(
     one = jnp.ones((1,), jnp.float32)
     t_dispatch = _min_time(lambda: tiny(one).block_until_ready(), repeats, warmup=2)
     parts = _time_parts(r_dev, weights, repeats)
+    variants = _time_variants(r_dev, repeats, tokens=bool(num_tokens))
 
     return {
         "rollouts": num_rollouts,
@@ -401,6 +402,7 @@ def benchmark_size(
         "loop_measured_on": n_loop,
         "floor_bytes": floor_bytes,
         "tokens": num_tokens,
+        "variants_seconds": variants,
         "input_dtype": input_dtype,
     }
 
@@ -461,6 +463,77 @@ def _time_parts(rollouts, weights: np.ndarray, repeats: int) -> dict[str, float]
             lambda: write(correct, w).block_until_ready(), max(3, repeats // 4)
         ),
     }
+
+
+def variant_objectives(tokens: bool = False) -> dict[str, tuple[Any, Callable]]:
+    """Other gates, the dense rubric baseline and other estimators, as ``(objective, advantage)``.
+
+    Each shares the inner terms of `make_objective` (correctness + Brier, and
+    the token mean with ``tokens``), so times compare directly with ``jit``.
+    """
+    terms = {"correct": rd.terms.Correctness(), "brier": rd.terms.Brier()}
+    if tokens:
+        terms["tokens"] = rd.terms.TokenReward(weight=TOKEN_WEIGHT, normalize=True)
+    inner = rd.compose(**terms)
+    w = np.linspace(0.5, 2.0, 8, dtype=np.float32)
+
+    def grpo(out):
+        return rd.advantages.grpo(out.total, mask=out.accepted)
+
+    def gated(gate):
+        return rd.gates.Gated(gate=gate, inner=inner, on_reject="drop")
+
+    def weights(k):
+        return np.resize(w, k)
+
+    return {
+        "AtLeast(K-2) gate + GRPO": (lambda k: gated(rd.gates.AtLeast(k=max(k - 2, 0))), grpo),
+        "WeightedThreshold gate + GRPO": (
+            lambda k: gated(
+                rd.gates.WeightedThreshold(weights=weights(k), threshold=0.8 * weights(k).sum())
+            ),
+            grpo,
+        ),
+        "AllOf gate (floor) + GroupFilter + GRPO": (
+            lambda k: rd.gates.Gated(
+                gate=rd.gates.AllOf(),
+                inner=inner,
+                on_reject="floor",
+                group_filter=rd.gates.GroupFilter(),
+            ),
+            grpo,
+        ),
+        "dense RubricScore(w) + GRPO": (
+            lambda k: rd.compose(**terms, rubric=rd.terms.RubricScore(weights=weights(k))),
+            grpo,
+        ),
+        "AllOf gate + Dr. GRPO": (
+            lambda k: gated(rd.gates.AllOf()),
+            lambda out: rd.advantages.dr_grpo(out.total, mask=out.accepted),
+        ),
+        "AllOf gate + RLOO": (
+            lambda k: gated(rd.gates.AllOf()),
+            lambda out: rd.advantages.rloo(out.total, mask=out.accepted),
+        ),
+    }
+
+
+def _time_variants(rollouts, repeats: int, tokens: bool = False) -> dict[str, float]:
+    """Seconds per compiled step for each of `variant_objectives`."""
+    num_items = rollouts.rubric.shape[-1]
+    out = {}
+    for name, (make, advantage) in variant_objectives(tokens).items():
+        objective = jax.device_put(make(num_items))
+
+        def step(objective, rollouts, advantage=advantage):
+            return advantage(objective(rollouts))
+
+        fn = jax.jit(step)
+        fn(objective, rollouts).block_until_ready()
+        out[name] = _min_time(
+            lambda fn=fn, objective=objective: fn(objective, rollouts).block_until_ready(), repeats
+        )
+    return out
 
 
 def _machine() -> dict[str, Any]:
@@ -578,6 +651,19 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{q['two_passes_over_floor']:>11.2f}"
                 f"{q['jit_over_floor']:>11.2f}{s['sweep_output_write'] * 1e3:>12.3f}"
                 f"{q['sweep_output_write_over_one']:>10.2f}"
+            )
+    if all("variants_seconds" in row for row in result["rows"]):
+        names = list(result["rows"][0]["variants_seconds"])
+        lines += ["", "other objectives, compiled step (ms; same inner terms)"]
+        lines.append(f"{'':42}" + "".join(f"{row['rollouts']:>11}" for row in result["rows"]))
+        lines.append(
+            f"{'AllOf gate + GRPO (the jit column)':42}"
+            + "".join(f"{row['seconds']['jit'] * 1e3:>11.3f}" for row in result["rows"])
+        )
+        for name in names:
+            lines.append(
+                f"{name:42}"
+                + "".join(f"{row['variants_seconds'][name] * 1e3:>11.3f}" for row in result["rows"])
             )
     if any(row["loop_extrapolated"] for row in result["rows"]):
         lines.append("* loop timed on the first completions and scaled linearly")

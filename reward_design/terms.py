@@ -160,10 +160,13 @@ class RubricScore:
                 raise ValueError("RubricScore.weights must not all be zero.")
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
-        rubric = require_field(rollouts, "rubric", "RubricScore").astype(jnp.float32)
+        rubric = require_field(rollouts, "rubric", "RubricScore")
+        if rubric.dtype != jnp.bool_:
+            rubric = rubric.astype(jnp.float32)
         k = rubric.shape[-1]
         if self.weights is None:
-            return self.weight * items_sum(rubric) / k
+            # a bool rubric is counted in int32 (exact, and one loop on CPU)
+            return self.weight * items_sum(rubric).astype(jnp.float32) / k
         w = jnp.asarray(self.weights, dtype=jnp.float32)
         if w.shape != (k,):
             raise ValueError(

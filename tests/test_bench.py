@@ -116,3 +116,49 @@ def test_token_rewards_enter_every_implementation_and_the_floor():
     assert row["retraces"] == 0 and "token_reward" in row["seconds"]
     with pytest.raises(ValueError, match="num_tokens must be"):
         bench.make_inputs(64, num_tokens=-1)
+
+
+def _numpy_grpo(reward, accepted, eps=1e-6):
+    n = accepted.sum(1, keepdims=True)
+    mean = np.where(accepted, reward, 0).sum(1, keepdims=True) / np.maximum(n, 1)
+    sq = np.where(accepted, (reward - mean) ** 2, 0).sum(1, keepdims=True)
+    std = np.sqrt(np.where(n > 1, sq / np.maximum(n - 1, 1), 0))
+    return np.where(accepted, (reward - mean) / (std + eps), 0)
+
+
+def test_variant_objectives_compute_what_their_names_say(inputs):
+    r, correct, confidence, rubric = inputs
+    k = rubric.shape[-1]
+    variants = bench.variant_objectives()
+    reward = correct - (confidence - correct) ** 2
+    w = np.resize(np.linspace(0.5, 2.0, 8, dtype=np.float32), k)
+
+    def run(name):
+        make, advantage = variants[name]
+        return np.asarray(jax.jit(lambda o, rr: advantage(o(rr)))(make(k), r))
+
+    passed = rubric @ w >= 0.8 * w.sum() - 1e-6 * np.abs(w).sum()  # the gate's slack
+    np.testing.assert_allclose(
+        run("WeightedThreshold gate + GRPO"), _numpy_grpo(reward, passed), rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(
+        run("AtLeast(K-2) gate + GRPO"),
+        _numpy_grpo(reward, rubric.sum(-1) >= k - 2),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+    dense = reward + rubric @ w / w.sum()
+    np.testing.assert_allclose(
+        run("dense RubricScore(w) + GRPO"),
+        _numpy_grpo(dense, np.ones_like(rubric[..., 0])),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+    acc = rubric.all(-1)
+    n = acc.sum(1, keepdims=True)
+    loo = (np.where(acc, reward, 0).sum(1, keepdims=True) - reward) / np.maximum(n - 1, 1)
+    np.testing.assert_allclose(
+        run("AllOf gate + RLOO"), np.where(acc & (n > 1), reward - loo, 0), rtol=1e-5, atol=1e-5
+    )
+    row = bench.benchmark_size(256, 8, 4, 1e10, repeats=1, loop_cap=64, sweep=2)
+    assert set(row["variants_seconds"]) == set(variants)

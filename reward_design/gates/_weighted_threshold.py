@@ -70,7 +70,7 @@ class WeightedThreshold(Gate):
                 f"WeightedThreshold.weights must have shape [K] = [{num_items}] to match "
                 f"Rollouts.rubric; got shape {w.shape}."
             )
-        return items_dot(passes.astype(jnp.float32), w)
+        return items_dot(passes, w)
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         score = self.score(rollouts)
