@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from reward_design._reduce import items_sum
 from reward_design.scoring_rules._common import binary, multiclass
 
 __all__ = ["brier", "brier_binary"]
@@ -34,7 +35,7 @@ def brier(probs: ArrayLike, outcome: ArrayLike) -> jax.Array:
       Estimation", JASA 102(477), 2007.
     """
     p, onehot = multiclass(probs, outcome, "brier")
-    return jnp.sum(jnp.square(p - onehot), axis=-1)
+    return items_sum(jnp.square(p - onehot))
 
 
 def brier_binary(p: ArrayLike, y: ArrayLike) -> jax.Array:

@@ -7,6 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from reward_design._reduce import items_sum
+
 
 def as_float(x: ArrayLike) -> jax.Array:
     """``x`` as a floating JAX array (bool/int become float32)."""
@@ -40,7 +42,7 @@ def outcome_prob(p: jax.Array, onehot: jax.Array) -> jax.Array:
     rule's derivative in ``p_y`` is infinite (``log`` at ``p_y = 0``,
     ``power``/``pseudospherical`` of order < 2 at ``p_y = 0``).
     """
-    return jnp.sum(jnp.where(onehot > 0, p, jnp.zeros_like(p)), axis=-1)
+    return items_sum(jnp.where(onehot > 0, p, jnp.zeros_like(p)))
 
 
 def binary(p: ArrayLike, y: ArrayLike, fn: str) -> tuple[jax.Array, jax.Array]:

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from reward_design._reduce import UNROLL_MAX, items_sum
 from reward_design.scoring_rules._common import multiclass
 
 __all__ = ["ranked_probability"]
@@ -35,6 +36,19 @@ def ranked_probability(probs: ArrayLike, outcome: ArrayLike) -> jax.Array:
       8(6), 1969.
     """
     p, onehot = multiclass(probs, outcome, "ranked_probability")
-    cdf = jnp.cumsum(p, axis=-1)[..., :-1]
-    observed = jnp.cumsum(onehot, axis=-1)[..., :-1]
-    return jnp.sum(jnp.square(cdf - observed), axis=-1)
+    num_classes = p.shape[-1]
+    if num_classes > UNROLL_MAX:
+        cdf = jnp.cumsum(p, axis=-1)[..., :-1]
+        observed = jnp.cumsum(onehot, axis=-1)[..., :-1]
+        return items_sum(jnp.square(cdf - observed))
+    # A running sum over the class columns: elementwise ops that compile to one
+    # loop (jnp.cumsum compiles to a slow windowed reduction on CPU, 30x slower
+    # at [10^6, 10]).
+    cdf = jnp.zeros(p.shape[:-1], p.dtype)
+    observed = jnp.zeros(p.shape[:-1], p.dtype)
+    total = jnp.zeros(p.shape[:-1], p.dtype)
+    for k in range(num_classes - 1):
+        cdf = cdf + p[..., k]
+        observed = observed + onehot[..., k]
+        total = total + jnp.square(cdf - observed)
+    return total

@@ -281,3 +281,18 @@ def test_scoring_rule_terms_compose_end_to_end():
     # brier_binary as a ScoringRuleTerm is the built-in Brier term.
     a = rd.terms.ScoringRuleTerm(rule=sr.brier_binary)(r)
     np.testing.assert_allclose(a, rd.terms.Brier()(r), atol=1e-7)
+
+
+@pytest.mark.parametrize("num_classes", [3, 64, 65, 100])
+def test_ranked_probability_unrolled_and_cumsum_forms_agree_with_numpy(num_classes):
+    """Up to 64 classes the score is a running sum over columns, above it jnp.cumsum."""
+    rng = np.random.default_rng(num_classes)
+    p = rng.dirichlet(np.ones(num_classes), size=32).astype(np.float32)
+    y = rng.integers(0, num_classes, size=32)
+    expected = np_rps(p.astype(np.float64), y)
+    np.testing.assert_allclose(jax.jit(sr.ranked_probability)(p, y), expected, rtol=2e-5, atol=2e-5)
+    grad = jax.grad(lambda q: sr.ranked_probability(q, y).sum())(jnp.asarray(p))
+    # d/dp_j sum_k (F_k - O_k)^2 = 2 sum_{k >= j, k < C-1} (F_k - O_k)
+    diff = np.cumsum(p, -1)[:, :-1] - np.cumsum(_onehot(y, num_classes), -1)[:, :-1]
+    tail = np.concatenate([np.cumsum(diff[:, ::-1], -1)[:, ::-1], np.zeros((32, 1))], -1)
+    np.testing.assert_allclose(grad, 2 * tail, rtol=1e-4, atol=1e-4)
