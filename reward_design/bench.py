@@ -465,11 +465,27 @@ def _time_parts(rollouts, weights: np.ndarray, repeats: int) -> dict[str, float]
     }
 
 
-def variant_objectives(tokens: bool = False) -> dict[str, tuple[Any, Callable]]:
-    """Other gates, the dense rubric baseline and other estimators, as ``(objective, advantage)``.
+def _total_and_mask(objective, rollouts):
+    """The rewards and the mask an advantage estimator takes from ``objective``.
 
-    Each shares the inner terms of `make_objective` (correctness + Brier, and
-    the token mean with ``tokens``), so times compare directly with ``jit``.
+    A `Gated` objective's advantage mask comes from `Gated.evaluate`: the
+    accepted members with ``"drop"``, the valid members of kept groups with
+    ``"floor"``. A plain objective's is ``out.accepted``.
+    """
+    if isinstance(objective, rd.gates.Gated):
+        out, mask = objective.evaluate(rollouts)
+        return out.total, mask
+    out = objective(rollouts)
+    return out.total, out.accepted
+
+
+def variant_objectives(tokens: bool = False) -> dict[str, tuple[Callable, Callable]]:
+    """Other gates, the dense rubric baseline and other estimators.
+
+    Returns ``{name: (make(num_items) -> objective, estimator)}``; a step is
+    ``estimator(*_total_and_mask(objective, rollouts))``. Each shares the inner
+    terms of `make_objective` (correctness + Brier, and the token mean with
+    ``tokens``), so times compare directly with ``jit``.
     """
     terms = {"correct": rd.terms.Correctness(), "brier": rd.terms.Brier()}
     if tokens:
@@ -477,8 +493,8 @@ def variant_objectives(tokens: bool = False) -> dict[str, tuple[Any, Callable]]:
     inner = rd.compose(**terms)
     w = np.linspace(0.5, 2.0, 8, dtype=np.float32)
 
-    def grpo(out):
-        return rd.advantages.grpo(out.total, mask=out.accepted)
+    def grpo(total, mask):
+        return rd.advantages.grpo(total, mask=mask)
 
     def gated(gate):
         return rd.gates.Gated(gate=gate, inner=inner, on_reject="drop")
@@ -509,11 +525,11 @@ def variant_objectives(tokens: bool = False) -> dict[str, tuple[Any, Callable]]:
         ),
         "AllOf gate + Dr. GRPO": (
             lambda k: gated(rd.gates.AllOf()),
-            lambda out: rd.advantages.dr_grpo(out.total, mask=out.accepted),
+            lambda total, mask: rd.advantages.dr_grpo(total, mask=mask),
         ),
         "AllOf gate + RLOO": (
             lambda k: gated(rd.gates.AllOf()),
-            lambda out: rd.advantages.rloo(out.total, mask=out.accepted),
+            lambda total, mask: rd.advantages.rloo(total, mask=mask),
         ),
     }
 
@@ -522,11 +538,11 @@ def _time_variants(rollouts, repeats: int, tokens: bool = False) -> dict[str, fl
     """Seconds per compiled step for each of `variant_objectives`."""
     num_items = rollouts.rubric.shape[-1]
     out = {}
-    for name, (make, advantage) in variant_objectives(tokens).items():
+    for name, (make, estimator) in variant_objectives(tokens).items():
         objective = jax.device_put(make(num_items))
 
-        def step(objective, rollouts, advantage=advantage):
-            return advantage(objective(rollouts))
+        def step(objective, rollouts, estimator=estimator):
+            return estimator(*_total_and_mask(objective, rollouts))
 
         fn = jax.jit(step)
         fn(objective, rollouts).block_until_ready()

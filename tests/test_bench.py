@@ -134,8 +134,9 @@ def test_variant_objectives_compute_what_their_names_say(inputs):
     w = np.resize(np.linspace(0.5, 2.0, 8, dtype=np.float32), k)
 
     def run(name):
-        make, advantage = variants[name]
-        return np.asarray(jax.jit(lambda o, rr: advantage(o(rr)))(make(k), r))
+        make, estimator = variants[name]
+        step = jax.jit(lambda o, rr: estimator(*bench._total_and_mask(o, rr)))
+        return np.asarray(step(make(k), r))
 
     passed = rubric @ w >= 0.8 * w.sum() - 1e-6 * np.abs(w).sum()  # the gate's slack
     np.testing.assert_allclose(
@@ -159,6 +160,16 @@ def test_variant_objectives_compute_what_their_names_say(inputs):
     loo = (np.where(acc, reward, 0).sum(1, keepdims=True) - reward) / np.maximum(n - 1, 1)
     np.testing.assert_allclose(
         run("AllOf gate + RLOO"), np.where(acc & (n > 1), reward - loo, 0), rtol=1e-5, atol=1e-5
+    )
+    # "floor" keeps rejected members in the group statistics (reward 0); the
+    # GroupFilter drops groups with fewer than one accepted member or constant rewards
+    floored = np.where(acc, reward, 0.0)
+    keep = (acc.sum(1) >= 1) & (np.ptp(floored, axis=1) > 1e-6)
+    np.testing.assert_allclose(
+        run("AllOf gate (floor) + GroupFilter + GRPO"),
+        _numpy_grpo(floored, np.repeat(keep[:, None], 8, 1)),
+        rtol=1e-4,
+        atol=1e-4,
     )
     row = bench.benchmark_size(256, 8, 4, 1e10, repeats=1, loop_cap=64, sweep=2)
     assert set(row["variants_seconds"]) == set(variants)
