@@ -79,15 +79,25 @@ def test_the_rubric_is_read_once_and_never_copied_in_a_grpo_step(name):
         assert "f32[512,8,8]" not in entry, "a float copy of the rubric is materialised"
 
 
-@pytest.mark.parametrize("form", ["public", "cpu", "default"])
-@pytest.mark.parametrize("dtype", [np.float32, jnp.bfloat16])
-def test_items_masked_sum_matches_numpy_and_is_nan_safe_in_value_and_gradient(dtype, form):
-    """Both per-platform forms are checked here, whatever platform runs the test."""
-    fn = {
+# Each per-platform reduction with its lowerings: all are tested on any platform.
+FORMS = {
+    "masked_sum": {
         "public": _reduce.items_masked_sum,
         "cpu": _reduce._masked_sum_count,
         "default": _reduce._where_sum_count,
-    }[form]
+    },
+    "dot": {
+        "public": _reduce.items_dot,
+        "cpu": _reduce._dot_by_loop,
+        "default": _reduce._dot_by_reduce,
+    },
+}
+
+
+@pytest.mark.parametrize("form", ["public", "cpu", "default"])
+@pytest.mark.parametrize("dtype", [np.float32, jnp.bfloat16])
+def test_items_masked_sum_matches_numpy_and_is_nan_safe_in_value_and_gradient(dtype, form):
+    fn = FORMS["masked_sum"][form]
     rng = np.random.default_rng(7)
     x = rng.normal(size=(6, 5, 33)).astype(np.float32)
     m = rng.uniform(size=x.shape) < 0.6
@@ -135,12 +145,7 @@ def test_token_sum_is_one_fusion_without_a_masked_copy():
 
 @pytest.mark.parametrize("form", ["public", "cpu", "default"])
 def test_items_dot_forms_match_numpy_with_gradients(form):
-    """Both per-platform forms of items_dot, whatever platform runs the test."""
-    fn = {
-        "public": _reduce.items_dot,
-        "cpu": _reduce._dot_by_loop,
-        "default": _reduce._dot_by_reduce,
-    }[form]
+    fn = FORMS["dot"][form]
     rng = np.random.default_rng(11)
     b = rng.uniform(size=(7, 5, 9)) < 0.5
     x = rng.normal(size=(7, 5, 9)).astype(np.float32)
