@@ -16,6 +16,13 @@ Two kinds of reduction occur in a reward step, and they want opposite forms:
   GRPO step). A real reduce op is materialised once as a ``[P, G]`` result
   that is 1/K of the input's size.
 
+A third concern is CPU-only: XLA:CPU hands an add-reduce whose operand is
+computed (``x * w``, ``where(mask, x, 0)``, a dtype conversion) to a library
+kernel that needs the operand written to fresh memory first. The float
+item sums (`items_sum`, `items_dot`, `items_masked_sum`) therefore lower,
+on CPU only (`jax.lax.platform_dependent`), to reduce ops XLA:CPU compiles
+as one loop with the operand fused in; custom JVPs keep them differentiable.
+
 ``reward-design bench`` measures the effect (docs/performance.md). Results
 are identical up to float rounding (pairwise order). Above `UNROLL_MAX`
 items the ordinary reduce is used for group statistics too.
