@@ -98,6 +98,9 @@ def items_sum(x: jax.Array) -> jax.Array:
         return jnp.sum(x.astype(jnp.int32), axis=-1)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         return jnp.sum(x, axis=-1)
+    if jnp.finfo(x.dtype).bits < 32:
+        # half precision is summed in float32 (as jnp.sum does) and rounded once
+        return items_sum(x.astype(jnp.float32)).astype(x.dtype)
     # float: one loop on CPU, with any producer (a dtype conversion) fused in
     return jax.lax.platform_dependent(x, cpu=_loop_sum, default=lambda v: jnp.sum(v, axis=-1))
 
@@ -146,6 +149,9 @@ def items_dot(x: jax.Array, w: jax.Array) -> jax.Array:
     w = jnp.asarray(w)
     if w.dtype == jnp.bool_ or not jnp.issubdtype(w.dtype, jnp.floating):
         w = w.astype(jnp.float32)
+    if jnp.finfo(w.dtype).bits < 32:
+        # half-precision weights: products summed in float32, rounded once
+        return items_dot(x, w.astype(jnp.float32)).astype(w.dtype)
     return jax.lax.platform_dependent(x, w, cpu=_dot_by_loop, default=_dot_by_reduce)
 
 

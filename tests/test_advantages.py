@@ -188,21 +188,45 @@ def test_half_precision_rewards_are_computed_in_float32(kind):
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("offset", [0.0, 1e3, 1e5])
-def test_grpo_one_pass_variance_is_accurate_for_large_offsets(offset):
-    """The one-pass (sum, sum of squares) group variance runs on rewards shifted by a
-    group member, so a large common offset costs no precision against a float64
-    two-pass reference."""
-    rng = np.random.default_rng(3)
-    spread = rng.uniform(0.01, 1.0, size=(64, 1))
-    rewards = (offset + spread * rng.normal(size=(64, 8))).astype(np.float32)
-    mask = rng.uniform(size=(64, 8)) < 0.8
+def _grpo_float64(rewards, mask, eps=1e-6):
     r64 = rewards.astype(np.float64)
     n = mask.sum(1, keepdims=True)
     mean = np.where(mask, r64, 0).sum(1, keepdims=True) / np.maximum(n, 1)
     var = np.where(mask, (r64 - mean) ** 2, 0).sum(1, keepdims=True) / np.maximum(n - 1, 1)
-    expected = np.where(mask & (n > 1), (r64 - mean) / (np.sqrt(var) + 1e-6), 0.0)
+    return np.where(mask & (n > 1), (r64 - mean) / (np.sqrt(var) + eps), 0.0)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e3, 1e5])
+def test_grpo_one_pass_variance_is_accurate_for_large_offsets(offset):
+    """The one-pass (sum, sum of squares) group variance runs on rewards shifted by a
+    group member, so a large common offset costs no precision against a float64
+    two-pass reference computed from the same float32 rewards."""
+    rng = np.random.default_rng(3)
+    spread = rng.uniform(0.01, 1.0, size=(64, 1))
+    rewards = (offset + spread * rng.normal(size=(64, 8))).astype(np.float32)
+    mask = rng.uniform(size=(64, 8)) < 0.8
     got = np.asarray(adv.grpo(jnp.asarray(rewards), mask=jnp.asarray(mask)))
-    # the reference starts from the same float32-rounded rewards, so only the
-    # arithmetic is compared: r - (group member) is exact in float32 here
-    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(got, _grpo_float64(rewards, mask), atol=2e-6, rtol=2e-6)
+
+
+@pytest.mark.parametrize("group_size", [8, 64, 100])
+def test_grpo_accuracy_with_an_outlier_at_the_top(group_size):
+    """The worst case of the member shift: the largest member is far from the rest, so
+    the shifted values' mean is ~G times their variance. Up to 64 members (one pass)
+    the documented bound is about 3 G ulps of the largest advantage; above, two passes."""
+    rng = np.random.default_rng(group_size)
+    rewards = (0.5 + 1e-3 * rng.normal(size=(128, group_size))).astype(np.float32)
+    rewards[:, 0] += 1.0
+    mask = np.ones_like(rewards, dtype=bool)
+    expected = _grpo_float64(rewards, mask)
+    got = np.asarray(adv.grpo(jnp.asarray(rewards), mask=jnp.asarray(mask)))
+    bound = 4 * group_size * 2.0**-24 * np.abs(expected).max() if group_size <= 64 else 2e-5
+    assert np.abs(got - expected).max() <= bound
+
+
+def test_rloo_lone_member_with_a_non_finite_reward_gets_zero():
+    rewards = np.array([[np.inf, 0.0], [1.0, 2.0]], np.float32)
+    mask = np.array([[True, False], [True, True]])
+    out = np.asarray(adv.rloo(rewards, mask=mask))
+    np.testing.assert_array_equal(out[0], [0.0, 0.0])
+    np.testing.assert_allclose(out[1], [-1.0, 1.0])

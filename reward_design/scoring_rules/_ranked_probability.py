@@ -44,11 +44,12 @@ def ranked_probability(probs: ArrayLike, outcome: ArrayLike) -> jax.Array:
     # A running sum over the class columns: elementwise ops that compile to one
     # loop (jnp.cumsum compiles to a slow windowed reduction on CPU, 30x slower
     # at [10^6, 10]).
-    cdf = jnp.zeros(p.shape[:-1], p.dtype)
-    observed = jnp.zeros(p.shape[:-1], p.dtype)
-    total = jnp.zeros(p.shape[:-1], p.dtype)
+    acc = jnp.float32 if jnp.finfo(p.dtype).bits < 32 else p.dtype  # half: sum in f32
+    cdf = jnp.zeros(p.shape[:-1], acc)
+    observed = jnp.zeros(p.shape[:-1], acc)
+    total = jnp.zeros(p.shape[:-1], acc)
     for k in range(num_classes - 1):
-        cdf = cdf + p[..., k]
-        observed = observed + onehot[..., k]
+        cdf = cdf + p[..., k].astype(acc)
+        observed = observed + onehot[..., k].astype(acc)
         total = total + jnp.square(cdf - observed)
-    return total
+    return total.astype(p.dtype)
