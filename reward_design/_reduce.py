@@ -38,6 +38,7 @@ import numpy as np
 
 __all__ = [
     "UNROLL_MAX",
+    "accumulation_dtype",
     "last_sum",
     "last_max",
     "items_all",
@@ -81,6 +82,11 @@ def last_max(x: jax.Array, keepdims: bool = False) -> jax.Array:
     return _pairwise(jnp.asarray(x), jnp.maximum, jnp.max, keepdims)
 
 
+def accumulation_dtype(dtype) -> jnp.dtype:
+    """The dtype a float sum accumulates in: float32 for half precision, else ``dtype``."""
+    return jnp.dtype(jnp.float32) if jnp.finfo(dtype).bits < 32 else jnp.dtype(dtype)
+
+
 def items_all(x: jax.Array) -> jax.Array:
     """``jnp.all(x, axis=-1)`` as one reduce op (read once; see module docstring)."""
     return jnp.all(jnp.asarray(x, dtype=bool), axis=-1)
@@ -98,7 +104,7 @@ def items_sum(x: jax.Array) -> jax.Array:
         return jnp.sum(x.astype(jnp.int32), axis=-1)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         return jnp.sum(x, axis=-1)
-    if jnp.finfo(x.dtype).bits < 32:
+    if accumulation_dtype(x.dtype) != x.dtype:
         # half precision is summed in float32 (as jnp.sum does) and rounded once
         return items_sum(x.astype(jnp.float32)).astype(x.dtype)
     # float: one loop on CPU, with any producer (a dtype conversion) fused in
@@ -149,7 +155,7 @@ def items_dot(x: jax.Array, w: jax.Array) -> jax.Array:
     w = jnp.asarray(w)
     if w.dtype == jnp.bool_ or not jnp.issubdtype(w.dtype, jnp.floating):
         w = w.astype(jnp.float32)
-    if jnp.finfo(w.dtype).bits < 32:
+    if accumulation_dtype(w.dtype) != w.dtype:
         # half-precision weights: products summed in float32, rounded once
         return items_dot(x, w.astype(jnp.float32)).astype(w.dtype)
     return jax.lax.platform_dependent(x, w, cpu=_dot_by_loop, default=_dot_by_reduce)
@@ -161,7 +167,7 @@ def _add_pairs(a, b):
 
 @jax.custom_jvp
 def _masked_sum_count(values: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
-    acc = jnp.float32 if jnp.finfo(values.dtype).bits < 32 else values.dtype
+    acc = accumulation_dtype(values.dtype)
     total, count = jax.lax.reduce(
         (jnp.where(mask, values, 0).astype(acc), mask.astype(jnp.int32)),
         (jnp.zeros((), acc), jnp.zeros((), jnp.int32)),
@@ -183,7 +189,7 @@ def _masked_sum_count_jvp(primals, tangents):
 
 
 def _where_sum_count(values: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
-    acc = jnp.float32 if jnp.finfo(values.dtype).bits < 32 else values.dtype
+    acc = accumulation_dtype(values.dtype)
     total = jnp.sum(jnp.where(mask, values, 0).astype(acc), axis=-1)
     return total.astype(values.dtype), jnp.sum(mask, axis=-1, dtype=jnp.int32)
 

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design._reduce import UNROLL_MAX, items_sum
+from reward_design._reduce import UNROLL_MAX, accumulation_dtype, items_sum
 from reward_design.scoring_rules._common import multiclass
 
 __all__ = ["ranked_probability"]
@@ -44,7 +44,7 @@ def ranked_probability(probs: ArrayLike, outcome: ArrayLike) -> jax.Array:
     # A running sum over the class columns: elementwise ops that compile to one
     # loop (jnp.cumsum compiles to a slow windowed reduction on CPU, 30x slower
     # at [10^6, 10]).
-    acc = jnp.float32 if jnp.finfo(p.dtype).bits < 32 else p.dtype  # half: sum in f32
+    acc = accumulation_dtype(p.dtype)  # half precision: sum in float32
     cdf = jnp.zeros(p.shape[:-1], acc)
     observed = jnp.zeros(p.shape[:-1], acc)
     total = jnp.zeros(p.shape[:-1], acc)
