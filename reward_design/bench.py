@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import reward_design as rd
+from reward_design._reduce import items_all
 
 __all__ = [
     "make_inputs",
@@ -113,15 +114,21 @@ def make_inputs(
 TOKEN_WEIGHT = 0.5
 
 
+def _inner_terms(brier_weight: Any = 1.0, tokens: bool = False) -> dict[str, Any]:
+    """correctness + Brier, and with ``tokens`` the token mean: every benchmarked objective's."""
+    terms = {"correct": rd.terms.Correctness(), "brier": rd.terms.Brier(weight=brier_weight)}
+    if tokens:
+        terms["tokens"] = rd.terms.TokenReward(weight=TOKEN_WEIGHT, normalize=True)
+    return terms
+
+
 def make_objective(brier_weight: float = 1.0, extra_term: bool = False, tokens: bool = False):
     """correctness + Brier (+ spherical score) behind an AllOf gate with ``"drop"``.
 
     ``tokens=True`` adds ``TokenReward(weight=TOKEN_WEIGHT, normalize=True)``:
     the mean of each completion's valid per-token rewards.
     """
-    terms = {"correct": rd.terms.Correctness(), "brier": rd.terms.Brier(weight=brier_weight)}
-    if tokens:
-        terms["tokens"] = rd.terms.TokenReward(weight=TOKEN_WEIGHT, normalize=True)
+    terms = _inner_terms(brier_weight, tokens)
     if extra_term:
         terms["spherical"] = rd.terms.ScoringRuleTerm(
             rule=rd.scoring_rules.spherical_binary, weight=0.5
@@ -130,9 +137,10 @@ def make_objective(brier_weight: float = 1.0, extra_term: bool = False, tokens: 
 
 
 def jax_step(objective, rollouts) -> jax.Array:
-    """The measured computation: rewards, gate, GRPO advantages over accepted members."""
-    out = objective(rollouts)
-    return rd.advantages.grpo(out.total, mask=out.accepted)
+    """The measured computation: rewards, gate, GRPO advantages over the members the
+    objective's advantage mask selects (the accepted ones, for `make_objective`)."""
+    total, mask = _total_and_mask(objective, rollouts)
+    return rd.advantages.grpo(total, mask=mask)
 
 
 # ---------------------------------------------------------------- references
@@ -410,10 +418,11 @@ def benchmark_size(
 def _time_parts(rollouts, weights: np.ndarray, repeats: int) -> dict[str, float]:
     """Seconds for the parts every compiled step must contain, each compiled alone.
 
-    * ``rubric_all``: the K-item AND over the ``[P, G, K]`` rubric (``jnp.all``,
-      the fastest of the forms we tried). XLA:CPU never fuses a reduce into a
-      consumer that reads its elements more than once (the group statistics
-      do), so this is a pass of its own in any step with a rubric gate.
+    * ``rubric_all``: the K-item AND over the ``[P, G, K]`` rubric
+      (`_reduce.items_all`, one ``jnp.all``: the fastest of the forms we
+      tried). XLA:CPU never fuses a reduce into a consumer that reads its
+      elements more than once (the group statistics do), so this is a pass of
+      its own in any step with a rubric gate.
     * ``masked_reward``: one elementwise pass that reads correctness,
       confidence and the ``[P, G]`` gate verdict and writes one float32
       (``where(accepted, correct - (confidence - correct)^2, 0)``): the least
@@ -432,7 +441,7 @@ def _time_parts(rollouts, weights: np.ndarray, repeats: int) -> dict[str, float]
     vmap sweep.
     """
     correct, confidence, rubric = rollouts.correct, rollouts.confidence, rollouts.rubric
-    all_items = jax.jit(lambda x: jnp.all(x, axis=-1))
+    all_items = jax.jit(items_all)
     accepted = all_items(rubric).block_until_ready()
 
     def reward(c, p, m):
@@ -440,8 +449,7 @@ def _time_parts(rollouts, weights: np.ndarray, repeats: int) -> dict[str, float]
         return jnp.where(m, c - jnp.square(p.astype(jnp.float32) - c), 0.0)
 
     masked = jax.jit(reward)
-    masked(correct, confidence, accepted).block_until_ready()
-    rewards = masked(correct, confidence, accepted).block_until_ready()
+    rewards = masked(correct, confidence, accepted).block_until_ready()  # also the warm-up
     grpo = jax.jit(lambda r, m: rd.advantages.grpo(r, mask=m))
     grpo(rewards, accepted).block_until_ready()
     w = jnp.asarray(weights)
@@ -487,9 +495,7 @@ def variant_objectives(tokens: bool = False) -> dict[str, tuple[Callable, Callab
     terms of `make_objective` (correctness + Brier, and the token mean with
     ``tokens``), so times compare directly with ``jit``.
     """
-    terms = {"correct": rd.terms.Correctness(), "brier": rd.terms.Brier()}
-    if tokens:
-        terms["tokens"] = rd.terms.TokenReward(weight=TOKEN_WEIGHT, normalize=True)
+    terms = _inner_terms(tokens=tokens)
     inner = rd.compose(**terms)
     w = np.linspace(0.5, 2.0, 8, dtype=np.float32)
 
