@@ -21,7 +21,9 @@ items. For every size, on the same inputs and in one run:
 * ``compile_s`` and ``retraces`` when hyperparameters change (must be 0);
 * the parts every step must contain, each compiled alone (`_time_parts`):
   the rubric AND, one masked-reward pass, and writing a fresh ``[16, P, G]``
-  sweep output — the lower bounds that docs/performance.md reasons from.
+  sweep output — the lower bounds that docs/performance.md reasons from;
+  on CPU also the extra term's own arithmetic on cache-resident data
+  (`_time_term_arithmetic`), the least that adding it can cost.
 
 Run ``reward-design bench`` (or ``python benchmarks/speed.py``).
 """
@@ -374,6 +376,9 @@ def benchmark_size(
     one = jnp.ones((1,), jnp.float32)
     t_dispatch = _min_time(lambda: tiny(one).block_until_ready(), repeats, warmup=2)
     parts = _time_parts(r_dev, weights, repeats)
+    t_term_arith = _time_term_arithmetic(num_rollouts, repeats)
+    if t_term_arith is not None:
+        parts["extra_term_arithmetic"] = t_term_arith
     variants = _time_variants(r_dev, repeats, tokens=bool(num_tokens))
 
     return {
@@ -403,6 +408,12 @@ def benchmark_size(
             )
             / t_floor,
             "sweep_output_write_over_one": parts["sweep_output_write"] / t_jit,
+            # What the extra term's arithmetic alone would add to a step at exactly
+            # twice the floor (CPU only): above 0.2, the goals "within 2x of the
+            # floor" and "one more term adds < 20%" cannot both hold.
+            "term_arithmetic_over_2x_floor": (
+                t_term_arith / (2.0 * t_floor) if t_term_arith is not None else None
+            ),
         },
         "compile_s": compile_s,
         "retraces": retraces,
@@ -471,6 +482,56 @@ def _time_parts(rollouts, weights: np.ndarray, repeats: int) -> dict[str, float]
             lambda: write(correct, w).block_until_ready(), max(3, repeats // 4)
         ),
     }
+
+
+TERM_BLOCK = 1 << 16
+TERM_ITERATIONS = 256
+
+
+def _term_loop_body(p: jax.Array, y: jax.Array, with_term: bool) -> jax.Array:
+    """One iteration of `_time_term_arithmetic`'s loop: the next confidence.
+
+    ``0.25 + 0.5 * brier`` without the term, ``0.25 + 0.25 * (brier + spherical)``
+    with it; both losses lie in [0, 1], so the confidence stays in [0.25, 0.75].
+    """
+    brier = jnp.square(p - y)
+    if not with_term:
+        return 0.25 + 0.5 * brier
+    return 0.25 + 0.25 * (brier + rd.scoring_rules.spherical_binary(p, y))
+
+
+def _time_term_arithmetic(num_rollouts: int, repeats: int) -> float | None:
+    """Seconds the extra term's arithmetic costs for ``num_rollouts``, data in cache.
+
+    The extra term of ``+1 term`` (`scoring_rules.spherical_binary`, a square
+    root and a division per rollout) is applied ``TERM_ITERATIONS`` times to a
+    block of ``TERM_BLOCK`` rollouts that stays in the CPU's cache (a
+    ``fori_loop`` that feeds each result back as the next confidence, so no
+    iteration can be skipped), and the same loop with the Brier term alone is
+    subtracted. What is left is the term's own arithmetic with no memory
+    traffic, scaled to ``num_rollouts``: a lower bound on what adding the term
+    to any compiled step costs on this machine. Measured on CPU only (on an
+    accelerator each loop iteration is a kernel launch); None elsewhere.
+    """
+    if jax.default_backend() != "cpu":
+        return None
+    rng = np.random.default_rng(1)
+    p0 = jnp.asarray(rng.uniform(0.25, 0.75, size=TERM_BLOCK).astype(np.float32))
+    y = jnp.asarray((rng.uniform(size=TERM_BLOCK) < 0.6).astype(np.float32))
+
+    def loop(with_term: bool):
+        def body(_, p):
+            return _term_loop_body(p, y, with_term)
+
+        return jax.jit(lambda p: jax.lax.fori_loop(0, TERM_ITERATIONS, body, p))
+
+    times = []
+    for with_term in (False, True):
+        f = loop(with_term)
+        f(p0).block_until_ready()
+        times.append(_min_time(lambda f=f: f(p0).block_until_ready(), max(3, repeats // 2)))
+    per_rollout = max(times[1] - times[0], 0.0) / (TERM_BLOCK * TERM_ITERATIONS)
+    return per_rollout * num_rollouts
 
 
 def _total_and_mask(objective, rollouts):
@@ -663,7 +724,8 @@ def format_table(result: dict[str, Any]) -> str:
             "",
             "parts every step must contain, each compiled alone (ms; see docs/performance.md)",
             f"{'rollouts':>10}{'rubric AND':>12}{'masked rw':>11}{'GRPO':>9}{'sum/floor':>11}"
-            f"{'jit/floor':>11}{'16 outputs':>12}{'16 out/1':>10}",
+            f"{'jit/floor':>11}{'16 outputs':>12}{'16 out/1':>10}{'term arith':>12}"
+            f"{'term/2floor':>13}",
         ]
         for row in result["rows"]:
             s, q = row["seconds"], row["ratios"]
@@ -673,6 +735,8 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{q['two_passes_over_floor']:>11.2f}"
                 f"{q['jit_over_floor']:>11.2f}{s['sweep_output_write'] * 1e3:>12.3f}"
                 f"{q['sweep_output_write_over_one']:>10.2f}"
+                + _optional(s.get("extra_term_arithmetic"), 12, 1e3, ".3f")
+                + _optional(q.get("term_arithmetic_over_2x_floor"), 13, 100, ".0f", "%")
             )
     if all("variants_seconds" in row for row in result["rows"]):
         names = list(result["rows"][0]["variants_seconds"])
@@ -693,6 +757,13 @@ def format_table(result: dict[str, Any]) -> str:
         "dispatch = a trivial jitted call (x + 1 on one element): the fixed cost of any step"
     )
     return "\n".join(lines)
+
+
+def _optional(value: float | None, width: int, scale: float, spec: str, unit: str = "") -> str:
+    """A table cell for a value that is only measured on some machines ("-" otherwise)."""
+    if value is None:
+        return f"{'-':>{width}}"
+    return f"{format(value * scale, spec) + unit:>{width}}"
 
 
 def plot_results(result: dict[str, Any], path: str | os.PathLike) -> Path:

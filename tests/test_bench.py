@@ -67,6 +67,29 @@ def test_benchmark_size_reports_zero_retraces_and_consistent_ratios():
     )
     assert "256" in text and "ratios" in text.splitlines()[3]
     assert "rubric AND" in text
+    # the extra term's in-cache arithmetic (CPU only) against twice the floor
+    assert s["extra_term_arithmetic"] >= 0
+    assert q["term_arithmetic_over_2x_floor"] == pytest.approx(
+        s["extra_term_arithmetic"] / (2 * s["floor"])
+    )
+    assert "term arith" in text
+
+
+def test_term_arithmetic_loop_computes_brier_plus_spherical():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.25, 0.75, 64).astype(np.float32)
+    y = (rng.uniform(size=64) < 0.5).astype(np.float32)
+    p64 = p.astype(np.float64)
+    brier = (p64 - y) ** 2
+    q = np.where(y == 1, p64, 1 - p64)
+    spherical = 1 - q / np.sqrt(p64**2 + (1 - p64) ** 2)
+    with_term = np.asarray(bench._term_loop_body(p, y, True))
+    np.testing.assert_allclose(with_term, 0.25 + 0.25 * (brier + spherical), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(bench._term_loop_body(p, y, False)), 0.25 + 0.5 * brier, atol=1e-6
+    )
+    # the loop's state stays a valid probability (so the scoring rule's domain holds)
+    assert with_term.min() >= 0.25 and with_term.max() <= 0.75
 
 
 def test_inputs_must_fill_whole_groups():
