@@ -224,9 +224,19 @@ def test_grpo_accuracy_with_an_outlier_at_the_top(group_size):
     assert np.abs(got - expected).max() <= bound
 
 
-def test_rloo_lone_member_with_a_non_finite_reward_gets_zero():
-    rewards = np.array([[np.inf, 0.0], [1.0, 2.0]], np.float32)
-    mask = np.array([[True, False], [True, True]])
-    out = np.asarray(adv.rloo(rewards, mask=mask))
-    np.testing.assert_array_equal(out[0], [0.0, 0.0])
-    np.testing.assert_allclose(out[1], [-1.0, 1.0])
+@pytest.mark.parametrize("estimator", [adv.grpo, adv.dr_grpo, adv.rloo])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_a_non_finite_valid_reward_is_not_hidden(estimator, bad):
+    """Every estimator lets a valid member's non-finite reward show (lone or not),
+    ignores non-finite masked-out rewards, and leaves other groups untouched."""
+    rewards = np.array(
+        [[bad, 0.0, 0.0], [bad, 1.0, 2.0], [1.0, 2.0, bad], [3.0, 0.0, 0.0]], np.float32
+    )
+    mask = np.array([[True, False, False], [True, True, False], [True, True, False], [True] * 3])
+    out = np.asarray(estimator(rewards, mask=mask))
+    assert not np.isfinite(out[0, 0]) and np.all(out[0, 1:] == 0)  # lone member
+    assert not np.all(np.isfinite(out[1, :2])) and out[1, 2] == 0
+    clean = np.asarray(estimator(rewards[2:3, :2], mask=mask[2:3, :2]))
+    np.testing.assert_array_equal(out[2, :2], clean[0])  # masked-out bad reward: no effect
+    assert out[2, 2] == 0
+    np.testing.assert_array_equal(out[3], np.asarray(estimator(rewards[3:], mask=mask[3:]))[0])
