@@ -1,27 +1,37 @@
-"""Reward functions for verl (``custom_reward_function`` and the batch reward manager).
+"""Reward functions for verl (``custom_reward_function``).
 
-verl's ``NaiveRewardManager`` decodes each response and calls::
+verl's reward managers decode each response (``skip_special_tokens=True``)
+and call::
 
-    compute_score(data_source=..., solution_str=..., ground_truth=..., extra_info=...)
+    compute_score(data_source=..., solution_str=..., ground_truth=..., extra_info=..., **kwargs)
 
-(``ground_truth`` from ``non_tensor_batch["reward_model"]["ground_truth"]``).
-If the result is a dict, ``result["score"]`` is the reward placed on the last
-response token and every key is collected into ``reward_extra_info`` (so all
-results must carry the same keys). ``BatchRewardManager`` instead calls
+(``ground_truth`` from ``non_tensor_batch["reward_model"]["ground_truth"]``;
+``kwargs`` are the config's ``reward_kwargs`` and, with a reward-model router,
+``reward_router_address`` and ``reward_model_tokenizer``). If the result is a
+dict, ``result["score"]`` is the reward placed on the last valid response
+token and every key is collected into ``reward_extra_info`` (so all results
+must carry the same keys). In verl 0.9.1 that is the reward loop's
+``NaiveRewardManager.run_single``, called per sample by Ray reward workers
+from a thread pool (``verl/experimental/reward_loop/``). The older
+``BatchRewardManager`` (``verl/workers/reward_manager/batch.py``) calls
 ``compute_score(data_sources=..., solution_strs=..., ground_truths=...,
-extra_infos=..., **reward_kwargs)`` once per batch and expects a list of the
-same. (Read from ``verl/workers/reward_manager/naive.py`` and ``batch.py``.)
+extra_infos=..., **reward_kwargs)`` once per batch and expects a list of
+the same; verl 0.6.1's trainer builds it, while from 0.7.1 on the trainer
+uses the reward loop, which has no batch manager (0.9.1 still ships the
+class).
 
 Use the module-level `compute_score` directly::
 
-    custom_reward_function.path=<site-packages>/reward_design/integrations/verl.py
-    custom_reward_function.name=compute_score
+    reward.custom_reward_function.path=<site-packages>/reward_design/integrations/verl.py
+    reward.custom_reward_function.name=compute_score
 
-(verl loads that file by path as a stand-alone module, so this file uses
-absolute imports only), or write your own file with
-``compute_score = make_compute_score(objective)``. Set
-``reward_model.reward_manager=batch`` and ``name=compute_score_batch`` for
-the batched form.
+(verl 0.9.0 and 0.9.1 read only these keys; 0.6.1 reads the top-level
+``custom_reward_function.path``/``name``, which 0.7.1 and 0.8.0 still
+migrate. verl loads the file by path as a stand-alone module, so this file
+uses absolute imports only), or write your own file with
+``compute_score = make_compute_score(objective)``. With a verl whose
+trainer builds ``BatchRewardManager`` (``reward_model.reward_manager=batch``),
+use ``name=compute_score_batch``.
 
 This module never imports verl or torch.
 
@@ -148,7 +158,7 @@ def make_compute_score(
       invalid_reward: reward for text that cannot be scored.
       parse: ``parse(text) -> (answer, confidence)``.
       require_confidence: see `TextScorer`.
-      batched: return the batch-reward-manager form.
+      batched: return the form for verl's legacy ``BatchRewardManager``.
 
     Raises:
       ValueError: if a component is named like one of the reported keys.

@@ -14,32 +14,36 @@ without declaring them; without them the agent-loop tests are skipped.)
 
 What runs is verl's own code from a rolled-out batch to the token-level
 reward tensor that PPO/GRPO trains on, as verl 0.9.1's trainer does it for a
-rule-based ``custom_reward_function`` (no reward model):
+``custom_reward_function``:
 
 * the trainer config is composed by Hydra from verl's installed
   ``ppo_trainer.yaml`` with command-line style overrides
   (``reward.custom_reward_function.path=<our file>``, ``name=...``);
-* a real ``RewardLoopWorker(config)`` loads the tokenizer with verl's
-  ``hf_tokenizer`` and our function with ``load_reward_manager`` ->
-  ``get_custom_reward_fn`` -> ``load_extern_object``, and builds the
-  registered ``naive`` reward manager;
-* a real ``AgentLoopWorker(config, ...)`` runs ``generate_sequences`` on a
-  ``DataProto`` with ``raw_prompt``, ``data_source``, ``reward_model``
-  (``ground_truth``), ``extra_info``, ``uid`` and ``index``: per sample it
-  pads prompt and response, calls the reward worker's ``compute_score``
-  (``NaiveRewardManager.run_single`` decodes the response with
-  ``skip_special_tokens=True`` and calls our function), and ``_postprocess``
-  places each score on the last valid response token of ``rm_scores`` and
-  collects ``reward_extra_info``; ``verl.trainer.ppo.reward.extract_reward``
-  then returns what the trainer passes on to the advantage estimator.
+* ``RewardLoopManager(config)`` starts ``reward.num_workers``
+  ``RewardLoopWorker`` Ray actors on a local Ray instance; each loads the
+  tokenizer with verl's ``hf_tokenizer`` and our function with
+  ``load_reward_manager`` -> ``get_custom_reward_fn`` ->
+  ``load_extern_object``, and builds the registered ``naive`` manager;
+* streaming (the path without a reward model): a real
+  ``AgentLoopWorker(config, ..., reward_loop_worker_handles=<those actors>)``
+  runs ``generate_sequences`` on a ``DataProto`` with ``raw_prompt``,
+  ``data_source``, ``reward_model`` (``ground_truth``), ``extra_info``,
+  ``uid`` and ``index``: per sample it pads prompt and response, has an actor
+  score it (``NaiveRewardManager.run_single`` decodes the response with
+  ``skip_special_tokens=True`` and calls our function from a thread pool),
+  and ``_postprocess`` places each score on the last valid response token of
+  ``rm_scores`` and collects ``reward_extra_info``;
+* colocated (the path with a reward model enabled):
+  ``RewardLoopManager.compute_rm_score`` pads the batch to a multiple of the
+  number of actors, scores the chunks and builds ``rm_scores``;
+* ``verl.trainer.ppo.reward.extract_reward`` returns, for each, what the
+  trainer passes on to the advantage estimator.
 
 Stand-ins: the LLM (a registered agent loop whose ``run`` returns fixed
-token ids for each prompt instead of calling an inference server), the Ray
-actor handle of the reward worker (the worker lives in its own thread with
-its own event loop, as an async actor does; ``handle.compute_score.remote``
-returns an awaitable), and the model (a character-level Hugging Face
-tokenizer built with ``tokenizers`` plus a tiny ``LlamaConfig`` written to a
-temporary folder, so nothing is downloaded).
+token ids for each prompt instead of calling an inference server) and the
+model files (a character-level Hugging Face tokenizer built with
+``tokenizers`` plus a tiny ``LlamaConfig``, written to a temporary folder,
+so nothing is downloaded).
 
 verl 0.9.1's trainer no longer builds the managers in
 ``verl.workers.reward_manager`` (its reward loop registry has ``naive``,
@@ -179,8 +183,9 @@ def model_dir(tmp_path_factory):
         num_attention_heads=1,
         architectures=["LlamaForCausalLM"],
     ).save_pretrained(path)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    return str(path)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")  # local files only
+        yield str(path)
 
 
 @pytest.fixture(scope="module")
@@ -323,7 +328,8 @@ def _rollout_and_reward(agent_loop, config):
     worker = agent_loop.AgentLoopWorker(config, llm_client=None, reward_loop_worker_handles=handles)
     output = asyncio.run(worker.generate_sequences(_rollout_batch("rd_fixed_completion")))
     streamed = verl_reward.extract_reward(output)
-    # Colocated (compute_rm_score): the whole batch split over the actors.
+    # Colocated (compute_rm_score, used when a reward model is enabled): the
+    # whole batch split over the actors.
     batch = output.select(batch_keys=["prompts", "responses", "attention_mask"])
     batch.non_tensor_batch.update(_rollout_batch("unused").non_tensor_batch)
     colocated = verl_reward.extract_reward(manager.compute_rm_score(batch))
