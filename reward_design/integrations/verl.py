@@ -52,6 +52,30 @@ from reward_design.integrations._scorer import Matcher, Parser, TextScorer
 __all__ = ["compute_score", "compute_score_batch", "make_compute_score", "VerlScore"]
 
 _RESERVED = ("score", "valid", "correct_match", "confidence", "in_update")
+# verl stores every reward_extra_info key as a column of the batch's
+# non_tensor_batch, next to these (verl 0.9.1: the dataset's and trainer's
+# per-sample columns, then what its agent loop writes after the reward keys,
+# which silently replaces a reward key of the same name).
+_VERL_COLUMNS = (
+    "data_source",
+    "reward_model",
+    "extra_info",
+    "raw_prompt",
+    "index",
+    "tools_kwargs",
+    "interaction_kwargs",
+    "agent_name",
+    "multi_modal_data",
+    "uid",
+    "__num_turns__",
+    "multi_modal_inputs",
+    "turn_scores",
+    "tool_rewards",
+    "min_global_steps",
+    "max_global_steps",
+    "extras",
+    "reward_extra_info",
+)
 
 
 class VerlScore:
@@ -63,6 +87,13 @@ class VerlScore:
             raise ValueError(
                 f"objective component names {clash} clash with the keys the verl adapter "
                 f"reports ({list(_RESERVED)}); rename those terms."
+            )
+        clash = sorted(set(scorer.component_names) & set(_VERL_COLUMNS))
+        if clash:
+            raise ValueError(
+                f"objective component names {clash} clash with batch columns verl keeps "
+                f"next to reward_extra_info ({list(_VERL_COLUMNS)}): verl would overwrite "
+                "them or they would overwrite verl's; rename those terms."
             )
         self.scorer = scorer
         self.batched = batched
@@ -161,7 +192,9 @@ def make_compute_score(
       batched: return the form for verl's legacy ``BatchRewardManager``.
 
     Raises:
-      ValueError: if a component is named like one of the reported keys.
+      ValueError: if a component is named like one of the reported keys or
+        like a batch column verl keeps next to them (``uid``, ``index``,
+        ``data_source``, ``extras``, ...; see ``_VERL_COLUMNS``).
     """
     scorer = TextScorer(
         objective,

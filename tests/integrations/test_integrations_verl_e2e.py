@@ -362,6 +362,12 @@ def test_trainer_reward_path_with_our_module(agent_loop, model_dir, ray_cluster)
     output, streamed, colocated = _rollout_and_reward(agent_loop, config)
     _check(output, *streamed, brier_weight=1.0, invalid=-1.0)
     _check(output, *colocated, brier_weight=1.0, invalid=-1.0)
+    # Our keys become batch columns next to the dataset's and the agent
+    # loop's: the adapter refuses component names that would collide.
+    verl_columns = set(_rollout_batch("x").non_tensor_batch) | (
+        set(output.non_tensor_batch) - EXTRA_KEYS
+    )
+    assert verl_columns <= set(rd.integrations.verl._VERL_COLUMNS), verl_columns
 
 
 def test_trainer_reward_path_with_a_user_file_and_reward_kwargs(
@@ -409,6 +415,33 @@ def test_reward_worker_in_process_with_reward_router_kwargs(model_dir, tokenizer
     for key, expected in info.items():
         got = [r["reward_extra_info"][key] for r in results]
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7, err_msg=key)
+
+
+def test_component_names_that_collide_with_verl_columns_are_refused(
+    agent_loop, model_dir, ray_cluster, tmp_path
+):
+    # Without the check, verl 0.9.1's agent loop writes its "extras" column
+    # after the reward keys: a component of that name would be replaced by
+    # None with no error. Show that with a term of another name renamed by
+    # hand in the dict our function returns.
+    user_file = tmp_path / "renamed.py"
+    user_file.write_text(
+        "import reward_design as rd\n\n"
+        "_fn = rd.integrations.verl.make_compute_score()\n\n\n"
+        "def compute_score(**kwargs):\n"
+        "    out = _fn(**kwargs)\n"
+        "    out['extras'] = out.pop('correct')\n"
+        "    return out\n"
+    )
+    config = _config(model_dir, *_our_file_overrides(path=str(user_file)), "reward.num_workers=1")
+    _, streamed, _ = _rollout_and_reward(agent_loop, config)
+    assert list(streamed[1]["extras"]) == [None] * len(ROWS)
+    for name in rd.integrations.verl._VERL_COLUMNS:
+        objective = rd.compose(**{name: rd.terms.Correctness(), "brier": rd.terms.Brier()})
+        with pytest.raises(ValueError, match=name):
+            rd.integrations.verl.make_compute_score(objective)
+        with pytest.raises(ValueError, match=name):
+            rd.integrations.verl.make_compute_score(objective, batched=True)
 
 
 def test_config_keys_that_reach_our_function(model_dir):
