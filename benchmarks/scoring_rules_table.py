@@ -94,7 +94,9 @@ def rule_rows(num_samples: int) -> list[dict]:
         reward = as_reward(multi, binary)
         exp = sr.audit_confidence_reward(reward)
         est = {
-            e: sr.audit_confidence_reward(reward, e, group_size=8, num_samples=num_samples)
+            e: sr.audit_confidence_reward(
+                reward, e, group_size=8, num_samples=num_samples, answer_choice=False
+            )
             for e in ESTIMATORS
         }
         rows.append(
@@ -161,7 +163,12 @@ def sweep(num_samples: int, group_sizes, explorations) -> list[dict]:
             for s in explorations:
                 t = time.time()
                 r = sr.audit_confidence_reward(
-                    rlcr, est, group_size=g, exploration=s, num_samples=num_samples
+                    rlcr,
+                    est,
+                    group_size=g,
+                    exploration=s,
+                    num_samples=num_samples,
+                    answer_choice=False,
                 )
                 out.append(
                     {

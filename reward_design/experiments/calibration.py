@@ -488,6 +488,9 @@ def _audit(spec: ArmSpec, config: CalibrationConfig, q_grid: np.ndarray) -> dict
         exploration=config.audit_exploration,
         q=q_grid,
         num_samples=config.audit_samples,
+        # The study's audit column is the one-answer analysis it was registered with;
+        # the answer-choice check (added after this study) is in docs/studies/calibration.md.
+        answer_choice=False,
     )
     interval = np.asarray(under.optimal_interval, dtype=float)
     return {

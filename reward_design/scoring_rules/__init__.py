@@ -23,6 +23,8 @@ from reward_design.scoring_rules._audit import IncentiveReport as IncentiveRepor
 from reward_design.scoring_rules._audit import audit_confidence_reward as audit_confidence_reward
 from reward_design.scoring_rules._brier import brier as brier
 from reward_design.scoring_rules._brier import brier_binary as brier_binary
+from reward_design.scoring_rules._choice_audit import AnswerChoiceReport as AnswerChoiceReport
+from reward_design.scoring_rules._choice_audit import answer_choice_audit as answer_choice_audit
 from reward_design.scoring_rules._estimator_audit import FixedPointTable as FixedPointTable
 from reward_design.scoring_rules._estimator_audit import (
     estimator_fixed_points as estimator_fixed_points,
@@ -41,9 +43,11 @@ from reward_design.scoring_rules._spherical import spherical_binary as spherical
 from reward_design.scoring_rules._validate import validate_forecast as validate_forecast
 
 __all__ = [
+    "AnswerChoiceReport",
     "FixedPointTable",
     "IncentiveReport",
     "ProprietyReport",
+    "answer_choice_audit",
     "audit_confidence_reward",
     "brier",
     "brier_binary",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -50,6 +51,11 @@ class IncentiveReport:
       tolerance: the calibration tolerance on |c* - q|.
       fixed_points: per q, the array of stable zeros (as mean confidence);
         estimator audits only, else None.
+      answer_choice: estimator audits with ``answer_choice=True``: the
+        `AnswerChoiceReport` of `answer_choice_audit` (does the trainer keep
+        moving a policy that chooses between a better and a worse answer
+        towards the better one?); else None. ``accuracy_preserving`` above
+        is the one-answer analysis and does not include it.
     """
 
     calibrated: bool
@@ -66,6 +72,7 @@ class IncentiveReport:
     exploration: float | None = None
     tolerance: float = 0.0
     fixed_points: tuple | None = None
+    answer_choice: Any = None
 
     @property
     def strictly_calibrated(self) -> bool:
@@ -197,6 +204,7 @@ def audit_confidence_reward(
     tolerance: float | None = None,
     rtol: float = 1e-9,
     seed: int = 0,
+    answer_choice: bool = True,
 ) -> IncentiveReport:
     """Audits a confidence reward ``reward_fn(confidence, correct) -> reward`` (elementwise).
 
@@ -228,6 +236,12 @@ def audit_confidence_reward(
     model and the Monte Carlo error) of q, for every q on the grid (default
     0.05, 0.10, ..., 0.95); *accuracy-preserving* means the expected update
     of the success logit, ``E[sum_j A_j (y_j - q)]``, is positive there.
+    That model has one success probability per question, so it cannot see a
+    policy that picks between answers of different success probability;
+    with ``answer_choice=True`` (default) the report also carries
+    `answer_choice_audit`'s verdict on exactly that (``report.answer_choice``,
+    and a sentence in the summary). Std-scaled GRPO with correctness + Brier
+    passes the one-answer analysis and fails the answer-choice one.
 
     Args:
       reward_fn: ``reward_fn(confidence, correct) -> reward``, elementwise,
@@ -246,6 +260,8 @@ def audit_confidence_reward(
       tolerance: calibration tolerance on |c* - q| (see above for defaults).
       rtol: relative tolerance for ties in expected reward (``estimator=None``).
       seed: seed of the Monte Carlo noise (estimator audits).
+      answer_choice: estimator audits: also run `answer_choice_audit` (same
+        G, exploration and seed; about 1-20 s more, growing with G).
 
     Returns:
       `IncentiveReport`.
@@ -296,4 +312,5 @@ def audit_confidence_reward(
         num_samples=num_samples,
         tolerance=0.03 if tolerance is None else float(tolerance),
         seed=seed,
+        answer_choice=answer_choice,
     )

@@ -124,7 +124,12 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     if args.plot:
         plot_report(reports, args.plot, title=args.target)
         print(f"wrote {args.plot}")
-    if args.strict and not all(r.calibrated and r.accuracy_preserving for r in reports):
+    if args.strict and not all(
+        r.calibrated
+        and r.accuracy_preserving
+        and (r.answer_choice is None or r.answer_choice.preserving)
+        for r in reports
+    ):
         return 1
     return 0
 
@@ -159,6 +164,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--strict",
         action="store_true",
-        help="exit with status 1 unless every audit is calibrated and accuracy-preserving",
+        help="exit with status 1 unless every audit is calibrated and accuracy-preserving "
+        "(with estimators: also under answer choice)",
     )
     p.set_defaults(func=_cmd_audit)

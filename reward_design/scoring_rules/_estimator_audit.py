@@ -169,6 +169,7 @@ def estimator_audit(
     num_samples: int,
     tolerance: float,
     seed: int,
+    answer_choice: bool = False,
 ) -> IncentiveReport:
     """The estimator branch of `audit_confidence_reward` (see its docstring)."""
     if (
@@ -277,6 +278,21 @@ def estimator_audit(
             f"NOT accuracy-preserving: at q = {qs[ib]:.2f} the expected update of the success "
             f"logit is {acc[ib]:.3g}"
         )
+    choice_report = None
+    summary = head + "; ".join(parts) + "."
+    if answer_choice:
+        from reward_design.scoring_rules._choice_audit import answer_choice_audit
+
+        choice_report = answer_choice_audit(
+            reward_fn,
+            estimator,
+            group_size=int(group_size),
+            exploration=float(exploration),
+            num_samples=min(int(num_samples), 4096),
+            seed=seed,
+        )
+        verdict = choice_report.summary.split("answer choice: ", 1)[1]
+        summary += " Answer choice: " + verdict
     return IncentiveReport(
         calibrated=bool(strict_all),
         weakly_calibrated=bool(weak_all),
@@ -286,10 +302,11 @@ def estimator_audit(
         value=np.asarray(value),
         optimal_interval=np.stack([np.asarray(lo), np.asarray(hi)], axis=1),
         accuracy_gradient=acc,
-        summary=head + "; ".join(parts) + ".",
+        summary=summary,
         estimator=estimator,
         group_size=int(group_size),
         exploration=float(exploration),
         tolerance=tolerance,
         fixed_points=tuple(fixed),
+        answer_choice=choice_report,
     )
