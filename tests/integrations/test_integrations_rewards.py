@@ -485,3 +485,14 @@ def test_gated_objectives_floor_and_drop():
     assert tunix_got[1] == pytest.approx(float(out.total[1, 0]))
     verl_out = rd.integrations.verl.make_compute_score(drop)("d", completions[1], "4")
     assert verl_out["in_update"] == 0.0 and verl_out["score"] == pytest.approx(tunix_got[1])
+
+
+def test_verl_refuses_component_names_that_are_verl_batch_columns():
+    # verl stores reward_extra_info keys as non_tensor_batch columns next to its own
+    # (uid groups GRPO samples; its agent loop writes `extras` after our keys).
+    for name in ("uid", "index", "data_source", "extras", "__num_turns__"):
+        objective = rd.compose(**{name: rd.terms.Correctness(), "brier": rd.terms.Brier()})
+        with pytest.raises(ValueError, match=name):
+            rd.integrations.verl.make_compute_score(objective)
+        with pytest.raises(ValueError, match=name):
+            rd.integrations.verl.make_compute_score(objective, batched=True)
