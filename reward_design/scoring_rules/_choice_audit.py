@@ -133,9 +133,28 @@ def _tabulate(reward_fn, estimator, categories, eps, logits, s):
     return jax.lax.map(per_pair, logits)
 
 
-def _settling_confidence(reward_fn, estimator, qs, group_size, exploration, num_samples, seed):
-    from reward_design.scoring_rules._estimator_audit import estimator_audit
+def _settling_logits(reward_fn, estimator, qs, group_size, exploration, num_samples, seed, table):
+    """``[Q]`` logit means m at which the one-answer audit's policy settles, per q.
 
+    The one-answer audit reports each settling point as the mean stated
+    confidence ``E[sigmoid(m + s eps)]``; it is mapped back to m through the
+    same table (the mean confidence is increasing in m), so the policy audited
+    here is the settling policy itself, not one centred on logit(mean).
+    """
+    from reward_design.scoring_rules._estimator_audit import (
+        estimator_audit,
+        estimator_fixed_points,
+    )
+
+    if table is None:
+        table = estimator_fixed_points(
+            reward_fn,
+            estimator,
+            group_size=group_size,
+            exploration=exploration,
+            num_samples=num_samples,
+            seed=seed,
+        )
     report = estimator_audit(
         reward_fn,
         estimator,
@@ -145,8 +164,9 @@ def _settling_confidence(reward_fn, estimator, qs, group_size, exploration, num_
         num_samples=num_samples,
         tolerance=0.03,
         seed=seed,
+        table=table,
     )
-    return np.asarray(report.optimal_confidence)
+    return np.interp(np.asarray(report.optimal_confidence), table.mean_confidence, table.m)
 
 
 def answer_choice_audit(
@@ -195,9 +215,12 @@ def answer_choice_audit(
     (E[r | better] - E[r | worse])`` (RLOO: ``G/(G-1)`` times that), so it is
     positive exactly when the better answer earns the higher expected reward
     at its confidence. Std-scaled GRPO has no such form; with correctness +
-    Brier it is negative when the worse answer is almost surely wrong and
-    the policy already mostly picks it: a stable state of knowingly wrong,
-    low-confidence answers.
+    Brier and calibrated confidences it is negative at every pi on the
+    default grid when both answers are usually wrong and the worse one
+    almost surely (q 0.02 vs 0.1 or 0.25, and 0.1 vs 0.25, at G = 2 to 8):
+    the policy is driven towards the knowingly wrong, low-confidence answer
+    from any starting choice probability (at G = 32 only once it picks
+    that answer at least half the time: pi <= 0.5 for q 0.02 vs 0.1).
 
     Args:
       reward_fn: ``reward_fn(confidence, correct) -> reward``, elementwise,
@@ -210,8 +233,11 @@ def answer_choice_audit(
       choice: probabilities pi in (0, 1) of picking the better answer
         (default 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95).
       confidence: ``"both"``, ``"calibrated"`` or ``"fixed_point"``.
-      num_samples: noise samples per pattern (rounded up to even); capped so
-        that patterns x samples x G stays under 2^23 per pair (large G).
+      num_samples: noise samples per pattern (rounded up to even), capped at
+        ``max(2, 2^23 // (patterns x G))`` (patterns = C(G + 3, 3)): 541 at
+        G = 16, 40 at G = 32, 2 from G = 64 (``report.num_samples`` says what
+        was used). The cap keeps patterns x samples x G under 2^23 per pair
+        up to G = 69; beyond, memory grows about as G^4 (some 3 GB at G = 128).
       seed: seed of the noise.
 
     Returns:
@@ -226,6 +252,35 @@ def answer_choice_audit(
       Liu et al., "Understanding R1-Zero-Like Training: A Critical
       Perspective" (Dr. GRPO), arXiv 2503.20783.
     """
+    return _answer_choice_audit(
+        reward_fn,
+        estimator,
+        group_size=group_size,
+        exploration=exploration,
+        q=q,
+        choice=choice,
+        confidence=confidence,
+        num_samples=num_samples,
+        seed=seed,
+        table=None,
+    )
+
+
+def _answer_choice_audit(
+    reward_fn,
+    estimator,
+    *,
+    group_size,
+    exploration,
+    q,
+    choice,
+    confidence,
+    num_samples,
+    seed,
+    table,
+) -> AnswerChoiceReport:
+    """`answer_choice_audit`; ``table``: the one-answer audit's `FixedPointTable`
+    for these arguments when the caller has it (else computed here)."""
     fn = "answer_choice_audit"
     if not callable(reward_fn):
         raise TypeError(f"{fn}: reward_fn must be callable; got {reward_fn!r}.")
@@ -279,11 +334,12 @@ def answer_choice_audit(
     drifts, conf_lo, conf_hi = [], [], []
     for state in states:
         if state == "fixed_point":
-            conf = _settling_confidence(reward_fn, estimator, qs, g, float(exploration), 8192, seed)
+            logit = _settling_logits(
+                reward_fn, estimator, qs, g, float(exploration), 8192, seed, table
+            )
         else:
-            conf = qs.copy()
-        with np.errstate(divide="ignore"):
-            logit = np.clip(np.log(conf) - np.log1p(-conf), -_LOGIT_LIMIT, _LOGIT_LIMIT)
+            logit = np.log(qs) - np.log1p(-qs)
+        logit = np.clip(logit, -_LOGIT_LIMIT, _LOGIT_LIMIT)
         logits = np.stack([logit[hi_idx], logit[lo_idx]], axis=1)  # [N, 2] (better, worse)
         with jax.enable_x64(True):
             base = jax.random.normal(jax.random.PRNGKey(seed), (half, g), dtype=jnp.float64)

@@ -170,8 +170,13 @@ def estimator_audit(
     tolerance: float,
     seed: int,
     answer_choice: bool = False,
+    table: FixedPointTable | None = None,
 ) -> IncentiveReport:
-    """The estimator branch of `audit_confidence_reward` (see its docstring)."""
+    """The estimator branch of `audit_confidence_reward` (see its docstring).
+
+    ``table``: an `estimator_fixed_points` table already computed with these
+    arguments (reused instead of recomputed).
+    """
     if (
         isinstance(group_size, bool)
         or not isinstance(group_size, int | np.integer)
@@ -196,14 +201,15 @@ def estimator_audit(
             f"audit_confidence_reward: q must be a non-empty grid of values in (0, 1); got {qs}."
         )
 
-    table = estimator_fixed_points(
-        reward_fn,
-        estimator,
-        group_size=int(group_size),
-        exploration=float(exploration),
-        num_samples=num_samples,
-        seed=seed,
-    )
+    if table is None:
+        table = estimator_fixed_points(
+            reward_fn,
+            estimator,
+            group_size=int(group_size),
+            exploration=float(exploration),
+            num_samples=num_samples,
+            seed=seed,
+        )
     weights = binom.pmf(np.arange(group_size + 1)[None, :], group_size, qs[:, None])  # [Q, G+1]
     drift = weights @ table.drift  # [Q, M]
     value_m = weights @ table.mean_reward
@@ -281,15 +287,21 @@ def estimator_audit(
     choice_report = None
     summary = head + "; ".join(parts) + "."
     if answer_choice:
-        from reward_design.scoring_rules._choice_audit import answer_choice_audit
+        from reward_design.scoring_rules._choice_audit import _answer_choice_audit
 
-        choice_report = answer_choice_audit(
+        # The fixed-point confidence state comes from this audit's own table
+        # (not a second, identical one-answer audit).
+        choice_report = _answer_choice_audit(
             reward_fn,
             estimator,
             group_size=int(group_size),
             exploration=float(exploration),
+            q=None,
+            choice=None,
+            confidence="both",
             num_samples=min(int(num_samples), 4096),
             seed=seed,
+            table=table,
         )
         verdict = choice_report.summary.split("answer choice: ", 1)[1]
         summary += " Answer choice: " + verdict

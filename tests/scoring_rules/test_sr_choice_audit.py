@@ -134,6 +134,29 @@ def test_estimator_audit_reports_answer_choice():
     assert sr.audit_confidence_reward(rlcr).answer_choice is None  # expected-reward audit
 
 
+def test_fixed_point_state_is_the_one_answer_settling_policy():
+    """Fixed-point state: each answer is stated by the policy the one-answer audit settles
+    at, i.e. with mean confidence E[sigmoid(m + s eps)] equal to that audit's c* (checked by
+    quadrature); an estimator audit reuses its own table and gets the same drift."""
+    g, s = 4, 0.25
+    rep = sr.answer_choice_audit(rlcr, "dr_grpo", group_size=g, exploration=s)
+    one = sr.audit_confidence_reward(rlcr, "dr_grpo", group_size=g, exploration=s, q=rep_q(rep))
+    star = dict(zip(one.q, one.optimal_confidence, strict=True))
+    x, w = np.polynomial.hermite_e.hermegauss(80)
+    w = w / w.sum()
+    i = rep.states.index("fixed_point")
+    for qa, median in ((rep.q_low, rep.confidence_low[i]), (rep.q_high, rep.confidence_high[i])):
+        m = np.log(median) - np.log1p(-median)
+        mean = (w[None, :] / (1.0 + np.exp(-(m[:, None] + s * x[None, :])))).sum(axis=1)
+        # (a policy centred on logit(c*) instead would be off by up to 3e-3 here)
+        np.testing.assert_allclose(mean, [star[v] for v in qa], atol=6e-4)
+    np.testing.assert_array_equal(one.answer_choice.drift, rep.drift)
+
+
+def rep_q(rep):
+    return np.unique(np.concatenate([rep.q_low, rep.q_high]))
+
+
 def test_errors():
     with pytest.raises(ValueError, match="estimator"):
         sr.answer_choice_audit(rlcr, "ppo")
