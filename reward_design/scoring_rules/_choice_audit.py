@@ -77,6 +77,10 @@ class AnswerChoiceReport:
 
     def drift_in(self, state: str) -> np.ndarray:
         """``[N, M]`` drift in one confidence state."""
+        if state not in self.states:
+            raise ValueError(
+                f"drift_in: state must be one of {self.states} (the states audited); got {state!r}."
+            )
         return self.drift[self.states.index(state)]
 
     def __str__(self) -> str:
@@ -296,7 +300,11 @@ def _answer_choice_audit(
         raise ValueError(f"{fn}: group_size must be an integer >= 2; got {group_size!r}.")
     if not (np.isfinite(exploration) and 0 < exploration <= 3):
         raise ValueError(f"{fn}: exploration must be in (0, 3]; got {exploration!r}.")
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
+    if (
+        isinstance(num_samples, bool)
+        or not isinstance(num_samples, int | np.integer)
+        or num_samples < 2
+    ):
         raise ValueError(f"{fn}: num_samples must be an integer >= 2; got {num_samples!r}.")
     if confidence not in ("both", "calibrated", "fixed_point"):
         raise ValueError(

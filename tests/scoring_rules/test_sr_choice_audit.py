@@ -174,6 +174,15 @@ def test_errors():
         sr.answer_choice_audit(rlcr, "grpo", confidence="trained")
     with pytest.raises(TypeError, match="callable"):
         sr.answer_choice_audit(0.5, "grpo")
+    with pytest.raises(ValueError, match="num_samples"):
+        sr.answer_choice_audit(rlcr, "grpo", num_samples=np.int64(1))
+    rep = sr.answer_choice_audit(binary, "dr_grpo", group_size=2, confidence="calibrated")
+    with pytest.raises(ValueError, match="state must be one of"):
+        rep.drift_in("fixed_point")
+    small = sr.answer_choice_audit(
+        binary, "dr_grpo", group_size=2, confidence="calibrated", num_samples=np.int64(4)
+    )
+    assert small.num_samples == 4
     with pytest.raises(ValueError, match="NaN/inf"):
         sr.answer_choice_audit(
             lambda c, y: jnp.where(c > 0.5, jnp.inf, 0.0) + y,
