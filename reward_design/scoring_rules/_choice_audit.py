@@ -393,8 +393,13 @@ def _answer_choice_audit(
         verdict = (
             f"NOT preserving: with {where} confidences, choosing between answers right with "
             f"q = {worst[1]:g} and {worst[2]:g}, a policy that picks the better one with "
-            f"probability {worst[3]:g} is pushed towards the worse one (expected update "
-            f"{worst[4]:.3g})"
+            f"probability {worst[3]:g} "
+            + (
+                "is pushed towards the worse one"
+                if worst[4] < -tol
+                else "gets no push towards the better one"
+            )
+            + f" (expected update {worst[4]:.3g})"
         )
     return AnswerChoiceReport(
         preserving=preserving,

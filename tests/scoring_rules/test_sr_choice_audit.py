@@ -183,6 +183,9 @@ def test_errors():
         binary, "dr_grpo", group_size=2, confidence="calibrated", num_samples=np.int64(4)
     )
     assert small.num_samples == 4
+    flat = sr.answer_choice_audit(lambda c, y: 0.0 * (c + y), "grpo", group_size=2)
+    assert not flat.preserving and np.all(flat.drift == 0)
+    assert "gets no push towards the better one" in flat.summary
     with pytest.raises(ValueError, match="NaN/inf"):
         sr.answer_choice_audit(
             lambda c, y: jnp.where(c > 0.5, jnp.inf, 0.0) + y,
