@@ -261,7 +261,8 @@ def audit_confidence_reward(
       rtol: relative tolerance for ties in expected reward (``estimator=None``).
       seed: seed of the Monte Carlo noise (estimator audits).
       answer_choice: estimator audits: also run `answer_choice_audit` (same
-        G, exploration and seed; about 1-20 s more, growing with G).
+        G, exploration, seed and fixed-point table; its own default q and pi
+        grids, not ``q``; at most 4096 noise samples; a few seconds more).
 
     Returns:
       `IncentiveReport`.
