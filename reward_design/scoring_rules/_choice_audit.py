@@ -241,7 +241,7 @@ def answer_choice_audit(
         ``max(2, 2^23 // (patterns x G))`` (patterns = C(G + 3, 3)): 541 at
         G = 16, 40 at G = 32, 2 from G = 64 (``report.num_samples`` says what
         was used). The cap keeps patterns x samples x G under 2^23 per pair
-        up to G = 69; beyond, memory grows about as G^4 (some 3 GB at G = 128).
+        up to G = 69; beyond, memory grows about as G^4 (about 4 GB at G = 128).
       seed: seed of the noise.
 
     Returns:
