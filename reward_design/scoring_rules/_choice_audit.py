@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import gammaln
 
-from reward_design.scoring_rules._estimator_audit import _ADVANTAGES
+from reward_design.scoring_rules._estimator_audit import _ADVANTAGES, check_policy_model
 
 __all__ = ["AnswerChoiceReport", "answer_choice_audit"]
 
@@ -292,20 +292,7 @@ def _answer_choice_audit(
         raise ValueError(
             f"{fn}: estimator must be one of {sorted(_ADVANTAGES)}; got {estimator!r}."
         )
-    if (
-        isinstance(group_size, bool)
-        or not isinstance(group_size, int | np.integer)
-        or group_size < 2
-    ):
-        raise ValueError(f"{fn}: group_size must be an integer >= 2; got {group_size!r}.")
-    if not (np.isfinite(exploration) and 0 < exploration <= 3):
-        raise ValueError(f"{fn}: exploration must be in (0, 3]; got {exploration!r}.")
-    if (
-        isinstance(num_samples, bool)
-        or not isinstance(num_samples, int | np.integer)
-        or num_samples < 2
-    ):
-        raise ValueError(f"{fn}: num_samples must be an integer >= 2; got {num_samples!r}.")
+    check_policy_model(group_size, exploration, num_samples, fn)
     if confidence not in ("both", "calibrated", "fixed_point"):
         raise ValueError(
             f"{fn}: confidence must be 'both', 'calibrated' or 'fixed_point'; got {confidence!r}."
@@ -339,6 +326,9 @@ def _answer_choice_audit(
     )  # [N, M, 4]
     weights = _multinomial_weights(counts, probs)  # [N, M, P]
 
+    with jax.enable_x64(True):  # the same antithetic noise for every state, pattern and pair
+        base = jax.random.normal(jax.random.PRNGKey(seed), (half, g), dtype=jnp.float64)
+        eps = jnp.concatenate([base, -base], axis=0)
     drifts, conf_lo, conf_hi = [], [], []
     for state in states:
         if state == "fixed_point":
@@ -350,8 +340,6 @@ def _answer_choice_audit(
         logit = np.clip(logit, -_LOGIT_LIMIT, _LOGIT_LIMIT)
         logits = np.stack([logit[hi_idx], logit[lo_idx]], axis=1)  # [N, 2] (better, worse)
         with jax.enable_x64(True):
-            base = jax.random.normal(jax.random.PRNGKey(seed), (half, g), dtype=jnp.float64)
-            eps = jnp.concatenate([base, -base], axis=0)
             better_sum, total_sum = _tabulate(
                 reward_fn,
                 estimator,

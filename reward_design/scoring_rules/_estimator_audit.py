@@ -159,6 +159,32 @@ def _interp(values: np.ndarray, i: int, t: float) -> float:
     return float(values[i] + t * (values[min(i + 1, len(values) - 1)] - values[i]))
 
 
+def check_policy_model(group_size, exploration, num_samples, fn: str) -> None:
+    """Eager checks of the simulated policy's G, exploration scale and noise samples.
+
+    Shared by the one-answer estimator audit and `answer_choice_audit`.
+    """
+    if (
+        isinstance(group_size, bool)
+        or not isinstance(group_size, int | np.integer)
+        or (group_size < 2)
+    ):
+        raise ValueError(
+            f"{fn}: group_size must be an integer >= 2 (advantages of a single sample are 0); "
+            f"got {group_size!r}."
+        )
+    if not (np.isfinite(exploration) and 0 < exploration <= 3):
+        raise ValueError(
+            f"{fn}: exploration must be in (0, 3] (logit-space std); got {exploration!r}."
+        )
+    if (
+        isinstance(num_samples, bool)
+        or not isinstance(num_samples, int | np.integer)
+        or num_samples < 2
+    ):
+        raise ValueError(f"{fn}: num_samples must be an integer >= 2; got {num_samples!r}.")
+
+
 def estimator_audit(
     reward_fn: Callable,
     estimator: str,
@@ -177,24 +203,7 @@ def estimator_audit(
     ``table``: an `estimator_fixed_points` table already computed with these
     arguments (reused instead of recomputed).
     """
-    if (
-        isinstance(group_size, bool)
-        or not isinstance(group_size, int | np.integer)
-        or (group_size < 2)
-    ):
-        raise ValueError(
-            f"audit_confidence_reward: group_size must be an integer >= 2 (advantages of a "
-            f"single sample are 0); got {group_size!r}."
-        )
-    if not (np.isfinite(exploration) and 0 < exploration <= 3):
-        raise ValueError(
-            f"audit_confidence_reward: exploration must be in (0, 3] (logit-space std); "
-            f"got {exploration!r}."
-        )
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
-        raise ValueError(
-            f"audit_confidence_reward: num_samples must be an integer >= 2; got {num_samples!r}."
-        )
+    check_policy_model(group_size, exploration, num_samples, "audit_confidence_reward")
     qs = np.linspace(0.05, 0.95, 19) if q is None else np.asarray(q, dtype=np.float64).ravel()
     if qs.size == 0 or not np.all((qs > 0) & (qs < 1)):
         raise ValueError(
