@@ -138,11 +138,19 @@ def make_objective(brier_weight: float = 1.0, extra_term: bool = False, tokens: 
     return rd.gates.Gated(gate=rd.gates.AllOf(), inner=rd.compose(**terms), on_reject="drop")
 
 
-def jax_step(objective, rollouts) -> jax.Array:
-    """The measured computation: rewards, gate, GRPO advantages over the members the
-    objective's advantage mask selects (the accepted ones, for `make_objective`)."""
-    total, mask = _total_and_mask(objective, rollouts)
-    return rd.advantages.grpo(total, mask=mask)
+def jax_step(objective, rollouts, estimator: str = "grpo", cpu_kernel: bool = True) -> jax.Array:
+    """The measured computation: rewards, gate, advantages (GRPO by default) over the
+    members the objective's advantage mask selects (the accepted ones, for
+    `make_objective`).
+
+    A `Gated` objective goes through `Gated.advantages`, which on CPU runs the
+    gate and the estimator as one kernel where it applies (``cpu_kernel=False``:
+    always the XLA program, timed as ``xla``).
+    """
+    if isinstance(objective, rd.gates.Gated):
+        return objective.advantages(rollouts, estimator, cpu_kernel=cpu_kernel)[1]
+    out = objective(rollouts)
+    return getattr(rd.advantages, estimator)(out.total, mask=out.accepted)
 
 
 # ---------------------------------------------------------------- references
@@ -320,6 +328,14 @@ def benchmark_size(
     first = step(objective, r_dev).block_until_ready()
     compile_s = time.perf_counter() - start
     t_jit = _min_time(lambda: step(objective, r_dev).block_until_ready(), repeats)
+    uses_kernel = _uses_kernel(objective, r_dev, "grpo")
+    t_xla = t_jit
+    if uses_kernel:
+        step_xla = jax.jit(lambda o, rr: jax_step(o, rr, cpu_kernel=False))
+        np.testing.assert_allclose(
+            np.asarray(step_xla(objective, r_dev)), np.asarray(first), rtol=1e-4, atol=1e-4
+        )
+        t_xla = _min_time(lambda: step_xla(objective, r_dev).block_until_ready(), repeats)
     traces_before = traces["n"]
     weights = np.linspace(0.25, 4.0, sweep, dtype=np.float32)
     for w in weights:
@@ -387,6 +403,7 @@ def benchmark_size(
         "rubric_items": num_items,
         "seconds": {
             "jit": t_jit,
+            "xla": t_xla,
             "numpy": t_numpy,
             "loop": t_loop,
             "floor": t_floor,
@@ -400,6 +417,7 @@ def benchmark_size(
             "numpy_over_jit": t_numpy / t_jit,
             "loop_over_jit": t_loop / t_jit,
             "jit_over_floor": t_jit / t_floor,
+            "xla_over_jit": t_xla / t_jit,
             "extra_term_overhead": t_extra / t_jit - 1.0,
             f"vmap{sweep}_over_one": t_vmap / t_jit,
             f"separate{sweep}_over_one": t_sep / t_jit,
@@ -421,7 +439,9 @@ def benchmark_size(
         "loop_measured_on": n_loop,
         "floor_bytes": floor_bytes,
         "tokens": num_tokens,
-        "variants_seconds": variants,
+        "cpu_kernel": uses_kernel,
+        "variants_seconds": variants["jit"],
+        "variants_xla_seconds": variants["xla"],
         "input_dtype": input_dtype,
     }
 
@@ -534,34 +554,18 @@ def _time_term_arithmetic(num_rollouts: int, repeats: int) -> float | None:
     return per_rollout * num_rollouts
 
 
-def _total_and_mask(objective, rollouts):
-    """The rewards and the mask an advantage estimator takes from ``objective``.
-
-    A `Gated` objective's advantage mask comes from `Gated.evaluate`: the
-    accepted members with ``"drop"``, the valid members of kept groups with
-    ``"floor"``. A plain objective's is ``out.accepted``.
-    """
-    if isinstance(objective, rd.gates.Gated):
-        out, mask = objective.evaluate(rollouts)
-        return out.total, mask
-    out = objective(rollouts)
-    return out.total, out.accepted
-
-
-def variant_objectives(tokens: bool = False) -> dict[str, tuple[Callable, Callable]]:
+def variant_objectives(tokens: bool = False) -> dict[str, tuple[Callable, str]]:
     """Other gates, the dense rubric baseline and other estimators.
 
-    Returns ``{name: (make(num_items) -> objective, estimator)}``; a step is
-    ``estimator(*_total_and_mask(objective, rollouts))``. Each shares the inner
-    terms of `make_objective` (correctness + Brier, and the token mean with
+    Returns ``{name: (make(num_items) -> objective, estimator)}`` with
+    ``estimator`` a function name of `rd.advantages`; a step is
+    ``jax_step(objective, rollouts, estimator)``. Each shares the inner terms
+    of `make_objective` (correctness + Brier, and the token mean with
     ``tokens``), so times compare directly with ``jit``.
     """
     terms = _inner_terms(tokens=tokens)
     inner = rd.compose(**terms)
     w = np.linspace(0.5, 2.0, 8, dtype=np.float32)
-
-    def grpo(total, mask):
-        return rd.advantages.grpo(total, mask=mask)
 
     def gated(gate):
         return rd.gates.Gated(gate=gate, inner=inner, on_reject="drop")
@@ -570,12 +574,12 @@ def variant_objectives(tokens: bool = False) -> dict[str, tuple[Callable, Callab
         return np.resize(w, k)
 
     return {
-        "AtLeast(K-2) gate + GRPO": (lambda k: gated(rd.gates.AtLeast(k=max(k - 2, 0))), grpo),
+        "AtLeast(K-2) gate + GRPO": (lambda k: gated(rd.gates.AtLeast(k=max(k - 2, 0))), "grpo"),
         "WeightedThreshold gate + GRPO": (
             lambda k: gated(
                 rd.gates.WeightedThreshold(weights=weights(k), threshold=0.8 * weights(k).sum())
             ),
-            grpo,
+            "grpo",
         ),
         "AllOf gate (floor) + GroupFilter + GRPO": (
             lambda k: rd.gates.Gated(
@@ -584,38 +588,51 @@ def variant_objectives(tokens: bool = False) -> dict[str, tuple[Callable, Callab
                 on_reject="floor",
                 group_filter=rd.gates.GroupFilter(),
             ),
-            grpo,
+            "grpo",
         ),
         "dense RubricScore(w) + GRPO": (
             lambda k: rd.compose(**terms, rubric=rd.terms.RubricScore(weights=weights(k))),
-            grpo,
+            "grpo",
         ),
-        "AllOf gate + Dr. GRPO": (
-            lambda k: gated(rd.gates.AllOf()),
-            lambda total, mask: rd.advantages.dr_grpo(total, mask=mask),
-        ),
-        "AllOf gate + RLOO": (
-            lambda k: gated(rd.gates.AllOf()),
-            lambda total, mask: rd.advantages.rloo(total, mask=mask),
-        ),
+        "AllOf gate + Dr. GRPO": (lambda k: gated(rd.gates.AllOf()), "dr_grpo"),
+        "AllOf gate + RLOO": (lambda k: gated(rd.gates.AllOf()), "rloo"),
     }
 
 
-def _time_variants(rollouts, repeats: int, tokens: bool = False) -> dict[str, float]:
-    """Seconds per compiled step for each of `variant_objectives`."""
+def _uses_kernel(objective, rollouts, estimator: str) -> bool:
+    """Whether `jax_step` runs the CPU kernel for this objective."""
+    from reward_design._cpu import kernel_status
+
+    return (
+        jax.default_backend() == "cpu"
+        and isinstance(objective, rd.gates.Gated)
+        and objective._kernel_applies(rollouts, estimator, {})
+        and bool(kernel_status()["available"])
+    )
+
+
+def _time_variants(rollouts, repeats: int, tokens: bool = False) -> dict[str, dict[str, float]]:
+    """Seconds per compiled step for each of `variant_objectives`.
+
+    Returns ``{"jit": {name: s}, "xla": {name: s}}``; ``xla`` (the XLA program
+    without the CPU kernel) only for the variants the kernel applies to.
+    """
     num_items = rollouts.rubric.shape[-1]
-    out = {}
+    out: dict[str, dict[str, float]] = {"jit": {}, "xla": {}}
     for name, (make, estimator) in variant_objectives(tokens).items():
         objective = jax.device_put(make(num_items))
-
-        def step(objective, rollouts, estimator=estimator):
-            return estimator(*_total_and_mask(objective, rollouts))
-
-        fn = jax.jit(step)
-        fn(objective, rollouts).block_until_ready()
-        out[name] = _min_time(
-            lambda fn=fn, objective=objective: fn(objective, rollouts).block_until_ready(), repeats
-        )
+        modes = [("jit", True)]
+        if _uses_kernel(objective, rollouts, estimator):
+            modes.append(("xla", False))
+        for key, kernel in modes:
+            fn = jax.jit(
+                lambda o, r, estimator=estimator, kernel=kernel: jax_step(o, r, estimator, kernel)
+            )
+            fn(objective, rollouts).block_until_ready()
+            out[key][name] = _min_time(
+                lambda fn=fn, objective=objective: fn(objective, rollouts).block_until_ready(),
+                repeats,
+            )
     return out
 
 
@@ -692,11 +709,16 @@ def format_table(result: dict[str, Any]) -> str:
             else ""
         )
         + " + AllOf gate (drop) + GRPO advantages; inputs "
-        f"{result.get('config', {}).get('input_dtype', 'float32')}",
+        f"{result.get('config', {}).get('input_dtype', 'float32')}"
+        + (
+            "; jit = with the CPU kernel for gate + GRPO, xla = the XLA program alone"
+            if any(row.get("cpu_kernel") for row in result["rows"])
+            else ""
+        ),
         "",
         "ratios (higher numpy/jit and loop/jit is better; jit/floor near 1 is best)",
         f"{'rollouts':>10}{'numpy/jit':>11}{'loop/jit':>11}{'jit/floor':>11}"
-        f"{'+1 term':>9}{'vmap16/1':>10}{'16 calls/1':>12}{'retraces':>10}",
+        f"{'+1 term':>9}{'vmap16/1':>10}{'16 calls/1':>12}{'retraces':>10}{'xla/jit':>9}",
     ]
     for row in result["rows"]:
         q = row["ratios"]
@@ -705,12 +727,13 @@ def format_table(result: dict[str, Any]) -> str:
             f"{row['rollouts']:>10}{q['numpy_over_jit']:>11.1f}{loop:>11}"
             f"{q['jit_over_floor']:>11.2f}{q['extra_term_overhead'] * 100:>8.0f}%"
             f"{q['vmap16_over_one']:>10.2f}{q['separate16_over_one']:>12.2f}{row['retraces']:>10}"
+            + _optional(q.get("xla_over_jit"), 9, 1, ".2f")
         )
     lines += [
         "",
         "absolute times (ms)",
         f"{'rollouts':>10}{'jit':>10}{'numpy':>10}{'loop':>12}{'floor':>10}"
-        f"{'+1 term':>10}{'vmap16':>10}{'dispatch':>10}{'compile s':>11}",
+        f"{'+1 term':>10}{'vmap16':>10}{'dispatch':>10}{'compile s':>11}{'xla':>10}",
     ]
     for row in result["rows"]:
         s = row["seconds"]
@@ -718,6 +741,7 @@ def format_table(result: dict[str, Any]) -> str:
             f"{row['rollouts']:>10}{s['jit'] * 1e3:>10.3f}{s['numpy'] * 1e3:>10.3f}"
             f"{s['loop'] * 1e3:>12.1f}{s['floor'] * 1e3:>10.3f}{s['extra_term'] * 1e3:>10.3f}"
             f"{s['vmap16'] * 1e3:>10.3f}{s['dispatch'] * 1e3:>10.3f}{row['compile_s']:>11.2f}"
+            + _optional(s.get("xla"), 10, 1e3, ".3f")
         )
     if all("rubric_all" in row["seconds"] for row in result["rows"]):
         lines += [
@@ -751,6 +775,11 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{name:42}"
                 + "".join(f"{row['variants_seconds'][name] * 1e3:>11.3f}" for row in result["rows"])
             )
+            if all(name in row.get("variants_xla_seconds", {}) for row in result["rows"]):
+                xla = [row["variants_xla_seconds"][name] for row in result["rows"]]
+                lines.append(
+                    f"{'  ' + name + ', XLA only':42}" + "".join(f"{t * 1e3:>11.3f}" for t in xla)
+                )
     if any(row["loop_extrapolated"] for row in result["rows"]):
         lines.append("* loop timed on the first completions and scaled linearly")
     lines.append(
@@ -778,12 +807,19 @@ def plot_results(result: dict[str, Any], path: str | os.PathLike) -> Path:
     for key, label, style in [
         ("loop", "Python loop (per completion)", "o-"),
         ("numpy", "numpy (vectorised)", "s-"),
-        ("jit", "reward_design (jax.jit)", "D-"),
+        ("jit", "reward_design (jax.jit; CPU kernel where it applies)", "D-"),
         ("extra_term", "reward_design + 1 term", "d--"),
         ("floor", "memory floor", "k:"),
         ("dispatch", "trivial jitted call", "k-."),
     ]:
         ax.plot(sizes, [row["seconds"][key] for row in result["rows"]], style, label=label)
+    if any(row.get("cpu_kernel") for row in result["rows"]):
+        ax.plot(
+            sizes,
+            [row["seconds"]["xla"] for row in result["rows"]],
+            "D:",
+            label="reward_design, XLA program only (no CPU kernel)",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("rollouts (P x G)")

@@ -68,7 +68,9 @@ def test_the_rubric_is_read_once_and_never_copied_in_a_grpo_step(name):
 
     r = bench.make_inputs(4096, group_size=8, num_items=8)
     objective = _objectives()[name]
-    hlo = jax.jit(bench.jax_step).lower(objective, r).compile().as_text()
+    # the XLA program (on CPU, AllOf/AtLeast + GRPO would otherwise run the fused kernel)
+    step = jax.jit(lambda o, rr: bench.jax_step(o, rr, cpu_kernel=False))
+    hlo = step.lower(objective, r).compile().as_text()
     entry = hlo[hlo.index("ENTRY") :]
     rubric = re.search(r"%(\S*rubric\S*) = pred\[512,8,8\]\{[0-9,]*\} parameter", entry).group(1)
     readers = [

@@ -190,7 +190,7 @@ def _kernel(rewards, rubric, valid, k, eps, estimator, ddof):
 def gated_group_advantages(
     rewards: jax.Array,
     rubric: jax.Array,
-    valid: jax.Array,
+    valid: jax.Array | None,
     k: jax.Array | float,
     *,
     estimator: str = "grpo",
@@ -217,7 +217,7 @@ def gated_group_advantages(
     Args:
       rewards: ``[P, G]`` float32 rewards.
       rubric: ``[P, G, K]`` bool rubric items.
-      valid: ``[P, G]`` bool, members that may enter the statistics.
+      valid: ``[P, G]`` bool, members that may enter the statistics; None: all.
       k: a rollout passes with at least ``k`` passed items (traced).
       estimator: ``"grpo"``, ``"dr_grpo"`` or ``"rloo"`` (static).
       eps: GRPO's std offset (traced).
@@ -260,6 +260,8 @@ def _gated_jvp(estimator, ddof, primals, tangents):
 
 def _gated(rewards, rubric, valid, k, eps, estimator, ddof):
     rewards = jnp.asarray(rewards, jnp.float32)
+    # None: every member valid, passed to the kernel as one value (no mask to read)
+    valid = jnp.ones((1,), bool) if valid is None else jnp.asarray(valid, bool)
     k = jnp.asarray(k, jnp.float32)
     eps = jnp.asarray(eps, jnp.float32)
     return _gated_primal(rewards, rubric, valid, k, eps, estimator, ddof)

@@ -54,6 +54,7 @@ struct Params {
   const float* rewards;
   const uint8_t* rubric;
   const uint8_t* valid;
+  bool valid_scalar;  // one value for every rollout
   float* out;
   uint8_t* passed;
   int64_t num_groups;
@@ -141,10 +142,14 @@ inline vi accept16(const Params& p, int64_t i) {
     for (int j = 0; j < kLanes; ++j) c[j] = count_items(p.rubric + (i + j) * K, K);
     std::memcpy(&cnt, c, sizeof(vi));
   }
-  int32_t v32[kLanes];
-  for (int j = 0; j < kLanes; ++j) v32[j] = p.valid[i + j];
   vi v;
-  std::memcpy(&v, v32, sizeof(vi));
+  if (p.valid_scalar) {
+    v = vi{} + static_cast<int32_t>(p.valid[0]);
+  } else {
+    int32_t v32[kLanes];
+    for (int j = 0; j < kLanes; ++j) v32[j] = p.valid[i + j];
+    std::memcpy(&v, v32, sizeof(vi));
+  }
   const vf cf = __builtin_convertvector(cnt, vf);
   const vi m = (v != 0) & (cf >= splat(p.k_threshold));
   uint8_t out8[kLanes];
@@ -211,7 +216,7 @@ void run_scalar(const Params& p, int64_t group_begin, int64_t group_end) {
     int64_t n = 0;
     for (int64_t j = 0; j < G; ++j) {
       const int64_t idx = base + j;
-      const bool ok = p.valid[idx] != 0 &&
+      const bool ok = p.valid[p.valid_scalar ? 0 : idx] != 0 &&
                       static_cast<float>(count_items(p.rubric + idx * K, K)) >= p.k_threshold;
       p.passed[idx] = ok ? 1 : 0;
       if (ok) {
@@ -312,7 +317,8 @@ ffi::Error GatedAdvantagesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> rewar
   auto kd = rubric.dimensions();
   if (rd.size() != 2 || kd.size() != 3 || kd[0] != rd[0] || kd[1] != rd[1])
     return ffi::Error::InvalidArgument("gated_advantages: rewards [P, G], rubric [P, G, K]");
-  if (valid.element_count() != rewards.element_count())
+  // valid: [P, G], or one value for every rollout (no mask to read)
+  if (valid.element_count() != rewards.element_count() && valid.element_count() != 1)
     return ffi::Error::InvalidArgument("gated_advantages: valid must match rewards");
   if (params.element_count() != 2)
     return ffi::Error::InvalidArgument("gated_advantages: params must be [k, eps]");
@@ -322,6 +328,7 @@ ffi::Error GatedAdvantagesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> rewar
   s->p = Params{rewards.typed_data(),
                 reinterpret_cast<const uint8_t*>(rubric.typed_data()),
                 reinterpret_cast<const uint8_t*>(valid.typed_data()),
+                valid.element_count() == 1 && rewards.element_count() != 1,
                 out->typed_data(),
                 reinterpret_cast<uint8_t*>(passed->typed_data()),
                 rd[0],
@@ -337,6 +344,7 @@ ffi::Error GatedAdvantagesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> rewar
   chunk = (chunk + 15) / 16 * 16;
   s->chunk_groups = chunk;
   s->num_chunks = (rd[0] + chunk - 1) / chunk;
+  // The calling thread works too: num_threads - 1 helpers keep one thread per core.
   const int64_t helpers =
       rollouts < 65536 ? 0 : std::min<int64_t>(pool.num_threads(), s->num_chunks - 1);
   for (int64_t t = 0; t < helpers; ++t) pool.Schedule([s] { work(*s); });

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from reward_design._pytree import pytree_dataclass
-from reward_design.compose import RewardOutput
+from reward_design.compose import Objective, RewardOutput
 from reward_design.gates._function_gate import as_gate
 from reward_design.gates._group_filter import GroupFilter
 from reward_design.gates._rubric import check_scalar
@@ -306,10 +306,13 @@ class Gated:
         jax.eval_shape(self.gate, rollouts)
         rubric = jnp.asarray(rollouts.rubric)
         k = self.gate.k if isinstance(self.gate, AtLeast) else rubric.shape[-1]
+        # A composed objective accepts exactly the valid members; without a rollout
+        # mask that is every member, and the kernel need not read a mask at all.
+        all_valid = rollouts.mask is None and isinstance(self.inner, Objective)
         adv, passed = gated_group_advantages(
             inner_total,
             rubric,
-            valid,
+            None if all_valid else valid,
             k,
             estimator=estimator,
             eps=kwargs.get("eps", 1e-6),
