@@ -1,0 +1,458 @@
+"""The fused CPU kernel (gate + estimator) against numpy and against the XLA program.
+
+`reward_design._cpu.gated_group_advantages` must compute what
+``rd.advantages.<estimator>(rewards, mask=valid & (count >= k))`` computes,
+to float rounding, on every path of the kernel (vector blocks of 16 groups
+for G in {2, 4, 8, 16}, the scalar path for any other G and for the tail,
+the K = 8 word count and the generic count), and `Gated.advantages` must
+equal `Gated.evaluate` followed by the estimator.
+"""
+
+import os
+import subprocess
+import sys
+
+import hypothesis.extra.numpy as hnp
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import reward_design as rd
+from reward_design import _cpu
+from reward_design.gates import AllOf, AtLeast, Gated, GroupFilter, WeightedThreshold
+
+ON_CPU = jax.default_backend() == "cpu"
+KERNEL = ON_CPU and bool(_cpu.kernel_status()["available"])
+needs_kernel = pytest.mark.skipif(not KERNEL, reason="the CPU kernel is not in use here")
+
+
+def np_advantages(rewards, mask, estimator, eps=1e-6, ddof=1):
+    """Per-group float64 reference, written from the estimators' definitions."""
+    rewards = np.asarray(rewards, np.float64)
+    out = np.zeros_like(rewards)
+    for i in range(rewards.shape[0]):
+        idx = np.flatnonzero(mask[i])
+        if idx.size == 0:
+            continue
+        r = rewards[i, idx]
+        centred = r - r.mean()
+        n = idx.size
+        if estimator == "grpo":
+            std = np.sqrt(np.sum(centred**2) / (n - ddof)) if n > ddof else 0.0
+            out[i, idx] = centred / (std + eps)
+        elif estimator == "dr_grpo":
+            out[i, idx] = centred
+        else:
+            out[i, idx] = n / (n - 1) * centred if n > 1 else 0.0
+    return out
+
+
+def _inputs(seed, p, g, k, pass_rate=0.8, valid_rate=0.85, scale=1.0, offset=0.0):
+    rng = np.random.default_rng(seed)
+    rewards = (offset + scale * rng.normal(size=(p, g))).astype(np.float32)
+    rubric = rng.uniform(size=(p, g, k)) < pass_rate
+    valid = rng.uniform(size=(p, g)) < valid_rate
+    return rewards, rubric, valid
+
+
+def _gated(rewards, rubric, valid, k, estimator="grpo", **kw):
+    fn = jax.jit(
+        lambda r, rb, v, kk: _cpu.gated_group_advantages(r, rb, v, kk, estimator=estimator, **kw)
+    )
+    adv, passed = fn(rewards, rubric, valid, k)
+    return np.asarray(adv), np.asarray(passed)
+
+
+def _assert_close_to_group_scale(got, want, rtol=2e-5):
+    """Relative to each group's largest |advantage| (the kernel and XLA round differently)."""
+    scale = np.maximum(np.abs(want).max(axis=1, keepdims=True), 1.0)
+    np.testing.assert_allclose(got / scale, want / scale, rtol=0, atol=rtol)
+
+
+@pytest.mark.parametrize("g", [1, 2, 3, 4, 8, 16, 32])
+@pytest.mark.parametrize("k_items", [0, 3, 8, 12])
+@pytest.mark.parametrize("estimator", ["grpo", "dr_grpo", "rloo"])
+def test_matches_numpy_on_every_kernel_path(g, k_items, estimator):
+    # P = 37 groups: two vector blocks of 16 groups and a scalar tail of 5
+    rewards, rubric, valid = _inputs(g * 100 + k_items, 37, g, k_items)
+    k = max(k_items - 1, 0)
+    adv, passed = _gated(rewards, rubric, valid, float(k), estimator)
+    want_passed = valid & (rubric.sum(-1) >= k)
+    np.testing.assert_array_equal(passed, want_passed)
+    _assert_close_to_group_scale(adv, np_advantages(rewards, want_passed, estimator))
+    # and the XLA program it replaces
+    ref, ref_passed = _cpu._reference(
+        jnp.asarray(rewards), jnp.asarray(rubric), jnp.asarray(valid), k, 1e-6, estimator, 1
+    )
+    np.testing.assert_array_equal(passed, np.asarray(ref_passed))
+    _assert_close_to_group_scale(adv, np.asarray(ref))
+
+
+@pytest.mark.parametrize("ddof", [0, 1, 2])
+@pytest.mark.parametrize("eps", [0.0, 1e-6, 0.5])
+def test_grpo_ddof_and_eps(ddof, eps):
+    rewards, rubric, valid = _inputs(3, 40, 8, 8)
+    adv, passed = _gated(rewards, rubric, valid, 7.0, "grpo", eps=eps, ddof=ddof)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np_advantages(rewards, passed, "grpo", eps=eps, ddof=ddof)
+    # eps = 0 with a one-member group: 0 / 0 in numpy and in the estimator alike
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(np.isfinite(adv), finite)
+    _assert_close_to_group_scale(np.where(finite, adv, 0), np.where(finite, want, 0))
+
+
+def test_valid_none_means_every_member_and_matches_an_all_true_mask():
+    rewards, rubric, _ = _inputs(4, 35, 8, 8)
+    ones = np.ones(rewards.shape, bool)
+    a, pa = _gated(rewards, rubric, None, 7.0)
+    b, pb = _gated(rewards, rubric, ones, 7.0)
+    np.testing.assert_array_equal(pa, pb)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_constant_groups_give_exact_zeros_and_large_offsets_stay_accurate():
+    rewards, rubric, valid = _inputs(5, 48, 8, 8, offset=1e5, scale=1.0)
+    rewards[:16] = 0.1  # constant groups: exactly 0 after the group shift
+    rewards[16:20] = 1e5 + 0.25
+    for estimator in ("grpo", "dr_grpo", "rloo"):
+        adv, passed = _gated(rewards, rubric, valid, 7.0, estimator)
+        assert np.all(adv[:20] == 0.0)
+        want = np_advantages(rewards, passed, estimator)
+        # float32 inputs near 1e5 are spaced 2^-7 apart; relative to the group spread
+        _assert_close_to_group_scale(adv, want, rtol=1e-4)
+
+
+@pytest.mark.parametrize("estimator", ["grpo", "dr_grpo", "rloo"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_rewards_as_the_estimators_treat_them(estimator, bad):
+    rewards, rubric, valid = _inputs(6, 33, 8, 8)
+    rubric[:] = True
+    valid[:] = True
+    valid[1, 3] = False
+    rewards[0, 2] = bad  # a valid member: its group is non-finite
+    rewards[1, 3] = bad  # a masked-out member: nothing happens
+    valid[2, :] = False
+    valid[2, 5] = True
+    rewards[2, 5] = bad  # a lone valid member: non-finite too
+    adv, passed = _gated(rewards, rubric, valid, 8.0, estimator)
+    ref, _ = _cpu._reference(
+        jnp.asarray(rewards), jnp.asarray(rubric), jnp.asarray(valid), 8.0, 1e-6, estimator, 1
+    )
+    ref = np.asarray(ref)
+    assert not np.all(np.isfinite(adv[0])) and not np.all(np.isfinite(ref[0]))
+    np.testing.assert_array_equal(np.isfinite(adv), np.isfinite(ref))
+    assert not np.isfinite(adv[2, 5]) and np.all(adv[2, np.arange(8) != 5] == 0)
+    assert adv[1, 3] == 0 and np.all(np.isfinite(adv[1]))
+    ok = np.isfinite(ref)
+    _assert_close_to_group_scale(np.where(ok, adv, 0), np.where(ok, ref, 0))
+
+
+def test_empty_and_fully_rejected_groups_give_zeros():
+    rewards, rubric, valid = _inputs(7, 32, 8, 8)
+    valid[0] = False
+    rubric[1] = False
+    adv, passed = _gated(rewards, rubric, valid, 8.0)
+    assert not passed[:2].any() and np.all(adv[:2] == 0)
+
+
+@pytest.mark.parametrize("estimator", ["grpo", "dr_grpo", "rloo"])
+def test_gradients_are_the_xla_programs(estimator):
+    rewards, rubric, valid = _inputs(8, 20, 8, 8)
+
+    def loss(r, fn):
+        adv = fn(r)
+        return jnp.sum(adv**3 * jnp.arange(r.size, dtype=jnp.float32).reshape(r.shape))
+
+    def kernel(r):
+        return _cpu.gated_group_advantages(r, rubric, valid, 7.0, estimator=estimator)[0]
+
+    def xla(r):
+        return _cpu._reference(r, rubric, valid, 7.0, 1e-6, estimator, 1)[0]
+
+    r = jnp.asarray(rewards)
+    g1 = jax.jit(jax.grad(lambda r: loss(r, kernel)))(r)
+    g2 = jax.grad(lambda r: loss(r, xla))(r)
+    np.testing.assert_allclose(np.asarray(g1), np.asarray(g2), rtol=1e-4, atol=1e-3)
+    t = jnp.asarray(np.random.default_rng(1).normal(size=rewards.shape).astype(np.float32))
+    _, j1 = jax.jvp(kernel, (r,), (t,))
+    _, j2 = jax.jvp(xla, (r,), (t,))
+    np.testing.assert_allclose(np.asarray(j1), np.asarray(j2), rtol=1e-4, atol=1e-4)
+
+
+def test_gradient_in_eps():
+    rewards, rubric, valid = _inputs(9, 20, 8, 8)
+
+    def f(eps, fn):
+        return jnp.sum(fn(eps) ** 2)
+
+    def kernel(eps):
+        return _cpu.gated_group_advantages(rewards, rubric, valid, 7.0, eps=eps)[0]
+
+    def xla(eps):
+        return _cpu._reference(rewards, rubric, valid, 7.0, eps, "grpo", 1)[0]
+
+    np.testing.assert_allclose(
+        float(jax.grad(lambda e: f(e, kernel))(0.3)),
+        float(jax.grad(lambda e: f(e, xla))(0.3)),
+        rtol=1e-4,
+    )
+
+
+def test_vmap_over_eps_and_k_equals_separate_calls():
+    rewards, rubric, valid = _inputs(10, 40, 8, 8)
+    eps = jnp.asarray([1e-6, 0.1, 1.0])
+    ks = jnp.asarray([6.0, 7.0, 8.0])
+    swept = jax.jit(
+        jax.vmap(lambda e, k: _cpu.gated_group_advantages(rewards, rubric, valid, k, eps=e)[0])
+    )(eps, ks)
+    for i in range(3):
+        one, _ = _gated(rewards, rubric, valid, float(ks[i]), eps=float(eps[i]))
+        np.testing.assert_array_equal(np.asarray(swept[i]), one)
+
+
+def test_hyperparameters_are_traced_no_recompile():
+    rewards, rubric, valid = _inputs(11, 40, 8, 8)
+    traces = []
+
+    @jax.jit
+    def f(k, eps):
+        traces.append(1)
+        return _cpu.gated_group_advantages(rewards, rubric, valid, k, eps=eps)[0]
+
+    for k, eps in [(6.0, 1e-6), (7.0, 0.1), (8.0, 1.0)]:
+        f(k, eps).block_until_ready()
+    assert len(traces) == 1
+
+
+@needs_kernel
+def test_the_cpu_program_is_one_custom_call_and_reads_the_rubric_once():
+    rewards, rubric, valid = _inputs(12, 64, 8, 8)
+    hlo = (
+        jax.jit(lambda r, rb, v: _cpu.gated_group_advantages(r, rb, v, 8.0)[0])
+        .lower(rewards, rubric, valid)
+        .compile()
+        .as_text()
+    )
+    entry = hlo[hlo.index("ENTRY") :]
+    assert entry.count('custom_call_target="reward_design_gated_advantages_f32"') == 1
+    rubric_param = [ln for ln in entry.splitlines() if "pred[64,8,8]" in ln and "parameter(" in ln]
+    name = rubric_param[0].split("=")[0].strip()
+    readers = [ln for ln in entry.splitlines() if name + "," in ln or name + ")" in ln]
+    assert len(readers) == 1 and "custom-call" in readers[0], readers
+
+
+def test_unknown_estimator_is_an_error():
+    rewards, rubric, valid = _inputs(13, 4, 4, 2)
+    with pytest.raises(ValueError, match="estimator"):
+        _cpu.gated_group_advantages(rewards, rubric, valid, 1.0, estimator="ppo")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 40),
+    st.sampled_from([1, 2, 4, 6, 8, 16]),
+    st.integers(0, 9),
+    st.sampled_from(["grpo", "dr_grpo", "rloo"]),
+    st.data(),
+)
+def test_property_matches_numpy(p, g, k_items, estimator, data):
+    rewards = data.draw(
+        hnp.arrays(np.float32, (p, g), elements=st.floats(-100, 100, width=32)), label="rewards"
+    )
+    rubric = data.draw(hnp.arrays(np.bool_, (p, g, k_items)), label="rubric")
+    valid = data.draw(hnp.arrays(np.bool_, (p, g)), label="valid")
+    k = data.draw(st.integers(0, k_items), label="k")
+    adv, passed = _gated(rewards, rubric, valid, float(k), estimator)
+    want_passed = valid & (rubric.sum(-1) >= k)
+    np.testing.assert_array_equal(passed, want_passed)
+    want = np_advantages(rewards, want_passed, estimator)
+    # GRPO divides by std + 1e-6: groups whose spread is far below 1 amplify rounding
+    spread = np.ptp(np.where(want_passed, rewards, 0), axis=1, keepdims=True)
+    scale = np.maximum(np.abs(want).max(axis=1, keepdims=True), 1.0)
+    tol = 2e-5 if estimator != "grpo" else 2e-5 * np.maximum(1.0, 1e-3 / np.maximum(spread, 1e-9))
+    assert np.all(np.abs(adv - want) / scale <= tol + 1e-6 * np.abs(rewards).max(initial=1.0))
+
+
+# ------------------------------------------------------------- Gated.advantages
+def _rollouts(seed=0, p=40, g=8, k=8, masked=True, probabilities=False):
+    rng = np.random.default_rng(seed)
+    rubric = rng.uniform(size=(p, g, k))
+    rubric = rubric.astype(np.float32) if probabilities else rubric < 0.9
+    mask = None
+    if masked:
+        mask = rng.uniform(size=(p, g)) < 0.85
+        mask[:, 0] = True
+    return rd.Rollouts(
+        correct=(rng.uniform(size=(p, g)) < 0.5).astype(np.float32),
+        confidence=rng.uniform(size=(p, g)).astype(np.float32),
+        rubric=rubric,
+        mask=mask,
+    )
+
+
+def _inner():
+    return rd.compose(
+        correct=rd.terms.Correctness(),
+        brier=rd.terms.ScoringRuleTerm(rule=rd.scoring_rules.brier_binary, weight=1.0),
+    )
+
+
+CONFIGS = {
+    "AllOf drop": lambda: Gated(AllOf(), _inner(), on_reject="drop"),
+    "AtLeast drop": lambda: Gated(AtLeast(k=6), _inner(), on_reject="drop"),
+    "AllOf floor": lambda: Gated(AllOf(), _inner(), on_reject="floor", floor=-1.0),
+    "AllOf drop + GroupFilter": lambda: Gated(
+        AllOf(), _inner(), on_reject="drop", group_filter=GroupFilter()
+    ),
+    "WeightedThreshold drop": lambda: Gated(
+        WeightedThreshold(weights=np.linspace(0.5, 2, 8), threshold=6.0), _inner(), "drop"
+    ),
+    "function gate": lambda: Gated(lambda r: jnp.asarray(r.correct) > 0, _inner(), "drop"),
+    "nested": lambda: Gated(AllOf(), Gated(AtLeast(k=7), _inner(), "drop"), "drop"),
+}
+
+
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.parametrize("estimator", ["grpo", "dr_grpo", "rloo"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_gated_advantages_equal_evaluate_then_estimator(config, estimator, masked):
+    gated = CONFIGS[config]()
+    r = _rollouts(masked=masked)
+    out, adv = jax.jit(lambda g, r: g.advantages(r, estimator))(gated, r)
+    ref_out, mask = gated.evaluate(r)
+    ref = getattr(rd.advantages, estimator)(ref_out.total, mask=mask)
+    _assert_close_to_group_scale(np.asarray(adv), np.asarray(ref))
+    np.testing.assert_array_equal(np.asarray(out.accepted), np.asarray(ref_out.accepted))
+    np.testing.assert_array_equal(np.asarray(out.total), np.asarray(ref_out.total))
+    assert set(out.stats) == set(ref_out.stats)
+    for name in out.stats:
+        np.testing.assert_allclose(float(out.stats[name]), float(ref_out.stats[name]), rtol=1e-6)
+    # and the XLA program only
+    _, xla = gated.advantages(r, estimator, cpu_kernel=False)
+    np.testing.assert_array_equal(np.asarray(xla), np.asarray(ref))
+
+
+@pytest.mark.parametrize(
+    ("config", "estimator", "kwargs", "expected"),
+    [
+        ("AllOf drop", "grpo", {}, True),
+        ("AtLeast drop", "rloo", {}, True),
+        ("AllOf drop", "grpo", {"eps": 0.1, "ddof": 0}, True),
+        ("AllOf drop", "grpo", {"scale": "batch"}, False),
+        ("AllOf drop", "dr_grpo", {"eps": 0.1}, False),
+        ("AllOf floor", "grpo", {}, False),
+        ("AllOf drop + GroupFilter", "grpo", {}, False),
+        ("WeightedThreshold drop", "grpo", {}, False),
+        ("function gate", "grpo", {}, False),
+    ],
+)
+def test_which_configurations_take_the_kernel(config, estimator, kwargs, expected):
+    gated = CONFIGS[config]()
+    assert gated._kernel_applies(_rollouts(), estimator, kwargs) is expected
+    # probability rubrics never do
+    assert not gated._kernel_applies(_rollouts(probabilities=True), estimator, kwargs)
+
+
+def test_gated_advantages_passes_estimator_options_and_takes_functions():
+    gated = CONFIGS["AllOf drop"]()
+    r = _rollouts()
+    out, mask = gated.evaluate(r)
+    for kwargs in ({"eps": 0.25}, {"ddof": 0}, {"scale": "batch"}):
+        _, adv = gated.advantages(r, "grpo", **kwargs)
+        ref = rd.advantages.grpo(out.total, mask=mask, **kwargs)
+        _assert_close_to_group_scale(np.asarray(adv), np.asarray(ref))
+    _, adv = gated.advantages(r, lambda total, mask: jnp.where(mask, total, -7.0))
+    np.testing.assert_array_equal(np.asarray(adv), np.where(mask, out.total, -7.0))
+
+
+def test_gated_advantages_bad_input():
+    gated = CONFIGS["AllOf drop"]()
+    r = _rollouts()
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        gated.advantages(r, "ppo")
+    with pytest.raises(TypeError, match="estimator must be a name or a function"):
+        gated.advantages(r, 3)
+    with pytest.raises(ValueError, match="exceeds the number of rubric items"):
+        Gated(AtLeast(k=9), _inner(), "drop").advantages(r)
+    with pytest.raises(ValueError, match="rubric"):
+        no_rubric = rd.Rollouts(
+            correct=np.ones((2, 4), np.float32), confidence=np.ones((2, 4), np.float32)
+        )
+        gated.advantages(no_rubric)
+
+
+def test_gated_advantages_gradient_through_the_objective():
+    """d advantages / d Brier weight: the kernel path's equals the XLA program's."""
+    r = _rollouts()
+
+    def f(w, kernel):
+        inner = rd.compose(
+            correct=rd.terms.Correctness(),
+            brier=rd.terms.ScoringRuleTerm(rule=rd.scoring_rules.brier_binary, weight=w),
+        )
+        _, adv = Gated(AllOf(), inner, "drop").advantages(r, cpu_kernel=kernel)
+        return jnp.sum(adv * jnp.arange(adv.size, dtype=jnp.float32).reshape(adv.shape))
+
+    np.testing.assert_allclose(
+        float(jax.jit(jax.grad(lambda w: f(w, True)))(0.7)),
+        float(jax.grad(lambda w: f(w, False))(0.7)),
+        rtol=1e-4,
+    )
+
+
+def test_disabling_the_kernel_by_environment_falls_back_to_xla():
+    code = (
+        "import jax, numpy as np;"
+        "from reward_design import _cpu;"
+        "s = _cpu.kernel_status(); assert not s['available'], s;"
+        "r = np.arange(16, dtype=np.float32).reshape(2, 8);"
+        "rb = np.ones((2, 8, 3), bool); v = np.ones((2, 8), bool);"
+        "a, p = jax.jit(lambda r: _cpu.gated_group_advantages(r, rb, v, 3.0))(r);"
+        "t = jax.jit(lambda r: _cpu.gated_group_advantages(r, rb, v, 3.0)[0]).lower(r).as_text();"
+        "assert 'custom_call' not in t;"
+        "print(s['reason'])"
+    )
+    env = {**os.environ, "REWARD_DESIGN_CPU_KERNELS": "0"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "disabled by REWARD_DESIGN_CPU_KERNELS" in done.stdout
+
+
+def test_a_missing_compiler_falls_back_to_xla_with_a_warning(tmp_path):
+    code = (
+        "import logging, jax, numpy as np;"
+        "logging.basicConfig();"
+        "from reward_design import _cpu;"
+        "s = _cpu.kernel_status(); assert not s['available'], s;"
+        "r = np.arange(16, dtype=np.float32).reshape(2, 8);"
+        "a, p = _cpu.gated_group_advantages(r, np.ones((2, 8, 3), bool), None, 3.0);"
+        "print(float(a[0, 7]))"
+    )
+    env = {
+        **os.environ,
+        "REWARD_DESIGN_CXX": str(tmp_path / "no-such-compiler"),
+        "REWARD_DESIGN_CACHE": str(tmp_path / "cache"),
+    }
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "not available" in done.stderr
+    # GRPO of 8..15 in the second group... the first group 0..7: (7 - 3.5) / std(0..7)
+    assert abs(float(done.stdout.split()[-1]) - 3.5 / np.std(np.arange(8), ddof=1)) < 1e-5
+
+
+@pytest.mark.skipif(not ON_CPU, reason="builds the CPU kernel")
+def test_the_build_is_cached_and_keyed(tmp_path):
+    env = {**os.environ, "REWARD_DESIGN_CACHE": str(tmp_path)}
+    code = "from reward_design import _cpu; print(_cpu.kernel_status().get('library'))"
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if "None" in first.stdout:
+        pytest.skip("no compiler here")
+    libs = list(tmp_path.glob("gated_advantages-*.so"))
+    assert len(libs) == 1 and str(libs[0]) in first.stdout
+    mtime = libs[0].stat().st_mtime_ns
+    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert again.stdout == first.stdout and libs[0].stat().st_mtime_ns == mtime
+    assert not [p for p in tmp_path.iterdir() if p not in libs]  # no temporary files left
