@@ -250,7 +250,7 @@ def test_unknown_estimator_is_an_error():
         _cpu.gated_group_advantages(rewards, rubric, valid, 1.0, estimator="ppo")
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.integers(1, 40),
     st.sampled_from([1, 2, 4, 6, 8, 16]),
@@ -456,3 +456,16 @@ def test_the_build_is_cached_and_keyed(tmp_path):
     again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert again.stdout == first.stdout and libs[0].stat().st_mtime_ns == mtime
     assert not [p for p in tmp_path.iterdir() if p not in libs]  # no temporary files left
+
+
+@pytest.mark.parametrize("platforms", [["cuda"], ["tpu"], ["rocm"], ["cpu"]])
+def test_only_cpu_programs_contain_the_kernel(platforms):
+    """Lowered for an accelerator (no accelerator needed: `jax.export`), the program is
+    XLA's; the custom call exists for the CPU only."""
+    r = _rollouts(masked=False)
+    gated = CONFIGS["AllOf drop"]()
+    fn = jax.jit(lambda r: gated.advantages(r)[1])
+    checks = [jax.export.DisabledSafetyCheck.custom_call("reward_design_gated_advantages_f32")]
+    text = jax.export.export(fn, platforms=platforms, disabled_checks=checks)(r).mlir_module()
+    expected = KERNEL and platforms == ["cpu"]
+    assert ("reward_design_gated_advantages_f32" in text) is expected
