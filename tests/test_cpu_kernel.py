@@ -469,3 +469,42 @@ def test_only_cpu_programs_contain_the_kernel(platforms):
     text = jax.export.export(fn, platforms=platforms, disabled_checks=checks)(r).mlir_module()
     expected = KERNEL and platforms == ["cpu"]
     assert ("reward_design_gated_advantages_f32" in text) is expected
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not KERNEL or os.uname().machine != "x86_64", reason="x86-64 without AVX-512 build"
+)
+def test_the_portable_build_without_avx512_computes_the_same(tmp_path):
+    """Built for a CPU without AVX-512 (x86-64-v2: SSE4.2), the kernel takes its generic
+    vector-extension paths (no psadbw); they must give the same numbers."""
+    code = (
+        "import numpy as np, jax;"
+        "from reward_design import _cpu;"
+        "from tests.test_cpu_kernel import np_advantages, _inputs, _assert_close_to_group_scale;"
+        "assert _cpu.kernel_status()['available'];"
+        "checked = 0\n"
+        "for g, k_items in [(2, 8), (8, 8), (16, 3), (5, 8), (8, 0)]:\n"
+        "    r, rb, v = _inputs(g + k_items, 37, g, k_items)\n"
+        "    for est in ('grpo', 'dr_grpo', 'rloo'):\n"
+        "        for valid in (v, None):\n"
+        "            a, p = jax.jit(lambda r: _cpu.gated_group_advantages("
+        "r, rb, valid, max(k_items - 1, 0), estimator=est))(r)\n"
+        "            k = max(k_items - 1, 0)\n"
+        "            want_p = (True if valid is None else v) & (rb.sum(-1) >= k)\n"
+        "            np.testing.assert_array_equal(np.asarray(p), want_p)\n"
+        "            _assert_close_to_group_scale(np.asarray(a), np_advantages(r, want_p, est))\n"
+        "            checked += 1\n"
+        "print(checked)"
+    )
+    env = {
+        **os.environ,
+        "REWARD_DESIGN_CACHE": str(tmp_path),
+        "REWARD_DESIGN_CXXFLAGS": "-march=x86-64-v2",
+    }
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] == "30"

@@ -7,12 +7,16 @@ over the group is recomputed per member or materialised. On CPU,
 `gated_group_advantages` does the gate and the estimator in one pass over
 the rubric and the rewards instead (``gated_advantages.cc``).
 
-The kernel is C++ (GCC vector extensions, no intrinsics), compiled on this
+The kernel is C++ (GCC vector extensions; one AVX-512BW instruction where the
+CPU has it, with a portable fallback), compiled on this
 machine the first time it is needed with ``g++ -O3 -march=native`` against
 the XLA FFI headers that jaxlib ships, and cached under
 ``$REWARD_DESIGN_CACHE`` (default ``$XDG_CACHE_HOME/reward_design`` or
 ``~/.cache/reward_design``), keyed by the source, the jax version, the
-compiler and the machine. Where it cannot be built (no ``g++``, a failed
+compiler, the flags and the machine; ``$REWARD_DESIGN_CXXFLAGS`` adds flags
+after the defaults (e.g. ``-march=x86-64-v3`` for a cache shared by
+different CPUs) and ``$REWARD_DESIGN_CXX`` names the compiler (GCC: the
+kernel uses its vector extensions). Where it cannot be built (no ``g++``, a failed
 compile) or is disabled (``REWARD_DESIGN_CPU_KERNELS=0``), the same
 function runs the plain XLA program, which is also what runs on GPU and TPU
 (`jax.lax.platform_dependent`) and what the tests compare the kernel with.
@@ -27,6 +31,7 @@ import hashlib
 import logging
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -75,12 +80,13 @@ def _build() -> Path:
     if "Free Software Foundation" not in version and "GCC" not in version:
         # the kernel uses GCC's vector extensions (__builtin_shuffle)
         raise RuntimeError(f"{cxx} is not GCC")
+    flags = _FLAGS + tuple(shlex.split(os.environ.get("REWARD_DESIGN_CXXFLAGS", "")))
     key = hashlib.sha256()
     for part in (
         _SOURCE.read_bytes(),
         jax.__version__.encode(),
         version.encode(),
-        " ".join(_FLAGS).encode(),
+        " ".join(flags).encode(),
         platform.machine().encode(),
         platform.processor().encode(),
         _cpu_flags().encode(),
@@ -97,7 +103,7 @@ def _build() -> Path:
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=out_dir)
     os.close(fd)
     try:
-        cmd = [cxx, *_FLAGS, f"-I{jax.ffi.include_dir()}", str(_SOURCE), "-o", tmp]
+        cmd = [cxx, *flags, f"-I{jax.ffi.include_dir()}", str(_SOURCE), "-o", tmp]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
             raise RuntimeError(f"compiling {_SOURCE.name} failed:\n{result.stderr[-2000:]}")

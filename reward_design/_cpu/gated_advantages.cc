@@ -26,6 +26,7 @@
 // whole groups and spread over XLA's intra-op thread pool.
 
 #include <algorithm>
+#include <climits>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -35,6 +36,10 @@
 #include <thread>
 #include <type_traits>
 #include <utility>
+
+#if defined(__AVX512BW__)
+#include <immintrin.h>
+#endif
 
 #include "xla/ffi/api/ffi.h"
 
@@ -119,14 +124,20 @@ inline void transpose(V* a) {
 }
 
 // Accepted lanes of 16 consecutive rollouts: valid and count >= k.
-inline vi accept16(const Params& p, int64_t i) {
-  const int64_t K = p.num_items;
+// K8: K == 8 (one 8-byte word of 0/1 bytes per rollout); VS: valid is one value.
+template <bool K8, bool VS>
+inline vi accept16(const Params& p, int64_t i, int32_t k_count) {
   vi cnt;
-  if (K == 8) {
-    // one 8-byte word per rollout; its byte sum (<= 8) by shift-and-add
+  if constexpr (K8) {
     vu a, b;
     std::memcpy(&a, p.rubric + i * 8, sizeof(vu));
     std::memcpy(&b, p.rubric + i * 8 + 64, sizeof(vu));
+#if defined(__AVX512BW__)
+    // the byte sum of each 8-byte word in one instruction (sum of |x - 0|)
+    a = (vu)_mm512_sad_epu8((__m512i)a, _mm512_setzero_si512());
+    b = (vu)_mm512_sad_epu8((__m512i)b, _mm512_setzero_si512());
+#else
+    // the byte sum (<= 8) by shift-and-add
     a += a >> 32;
     b += b >> 32;
     a += a >> 16;
@@ -135,40 +146,49 @@ inline vi accept16(const Params& p, int64_t i) {
     b += b >> 8;
     a &= 0xff;
     b &= 0xff;
+#endif
     const vi even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
     cnt = __builtin_shuffle((vi)a, (vi)b, even);  // low 32 bits of each word
   } else {
     int32_t c[kLanes];
-    for (int j = 0; j < kLanes; ++j) c[j] = count_items(p.rubric + (i + j) * K, K);
+    for (int j = 0; j < kLanes; ++j) c[j] = count_items(p.rubric + (i + j) * p.num_items, p.num_items);
     std::memcpy(&cnt, c, sizeof(vi));
   }
-  vi v;
-  if (p.valid_scalar) {
-    v = vi{} + static_cast<int32_t>(p.valid[0]);
+  vi m = cnt >= k_count;
+  if constexpr (VS) {
+    if (!p.valid[0]) m = vi{};
   } else {
     int32_t v32[kLanes];
     for (int j = 0; j < kLanes; ++j) v32[j] = p.valid[i + j];
+    vi v;
     std::memcpy(&v, v32, sizeof(vi));
+    m &= v != 0;
   }
-  const vf cf = __builtin_convertvector(cnt, vf);
-  const vi m = (v != 0) & (cf >= splat(p.k_threshold));
   uint8_t out8[kLanes];
   for (int j = 0; j < kLanes; ++j) out8[j] = static_cast<uint8_t>(m[j] & 1);
   std::memcpy(p.passed + i, out8, kLanes);
   return m;
 }
 
+// For an integer count c and a threshold k: c >= k  <=>  c >= ceil(k).
+inline int32_t count_threshold(float k) {
+  if (!(k > -1e9f)) return k != k ? INT32_MAX : INT32_MIN;  // NaN never passes; -inf always
+  if (k > 1e9f) return INT32_MAX;
+  return static_cast<int32_t>(std::ceil(k));
+}
+
 // Rollouts [begin, end): whole blocks of 16 groups (16 * G rollouts).
-template <int G, int64_t E>
+template <int G, int64_t E, bool K8, bool VS>
 void run_vector(const Params& params, int64_t begin, int64_t end) {
   const Params p = params;  // a local copy: stores through p.out cannot change it
+  const int32_t k_count = count_threshold(p.k_threshold);
   const vf zero = splat(0.f), one = splat(1.f);
   const vf ninf = splat(-std::numeric_limits<float>::infinity());
   for (int64_t i = begin; i < end; i += kLanes * G) {
     vf r[G];
     vi m[G];
     for (int v = 0; v < G; ++v) {
-      m[v] = accept16(p, i + v * kLanes);
+      m[v] = accept16<K8, VS>(p, i + v * kLanes, k_count);
       std::memcpy(&r[v], p.rewards + i + v * kLanes, sizeof(vf));
     }
     transpose<G>(r);
@@ -271,9 +291,21 @@ void run_groups(const Params& p, int64_t group_begin, int64_t group_end) {
     // whole blocks of 16 groups; the rest one group at a time
     const int64_t full = (group_end - group_begin) / kLanes * kLanes;
     const int64_t b = group_begin * G, e = (group_begin + full) * G;
-    if (p.estimator == kGrpo) run_vector<g, kGrpo>(p, b, e);
-    else if (p.estimator == kRloo) run_vector<g, kRloo>(p, b, e);
-    else run_vector<g, kDrGrpo>(p, b, e);
+    auto by_estimator = [&](auto k8, auto vs) {
+      constexpr bool K8 = decltype(k8)::value, VS = decltype(vs)::value;
+      if (p.estimator == kGrpo) run_vector<g, kGrpo, K8, VS>(p, b, e);
+      else if (p.estimator == kRloo) run_vector<g, kRloo, K8, VS>(p, b, e);
+      else run_vector<g, kDrGrpo, K8, VS>(p, b, e);
+    };
+    using T = std::true_type;
+    using F = std::false_type;
+    if (p.num_items == 8) {
+      if (p.valid_scalar) by_estimator(T{}, T{});
+      else by_estimator(T{}, F{});
+    } else {
+      if (p.valid_scalar) by_estimator(F{}, T{});
+      else by_estimator(F{}, F{});
+    }
     run_scalar(p, group_begin + full, group_end);
   };
   switch (G) {
