@@ -2,10 +2,10 @@
 
 `reward_design._cpu.gated_group_advantages` must compute what
 ``rd.advantages.<estimator>(rewards, mask=valid & (count >= k))`` computes,
-to float rounding, on every path of the kernel (vector blocks of 16 groups
-for G in {2, 4, 8, 16}, the scalar path for any other G and for the tail,
-the K = 8 word count and the generic count), and `Gated.advantages` must
-equal `Gated.evaluate` followed by the estimator.
+to float rounding, on every path of the kernel (blocks of 16 groups for G
+in `GROUP_SIZES`, the scalar loop for the tail of fewer than 16 groups, the
+K = 8 word count and the generic count; other G run the XLA program), and
+`Gated.advantages` must equal `Gated.evaluate` followed by the estimator.
 """
 
 import os
@@ -72,7 +72,7 @@ def _assert_close_to_group_scale(got, want, rtol=2e-5):
     np.testing.assert_allclose(got / scale, want / scale, rtol=0, atol=rtol)
 
 
-@pytest.mark.parametrize("g", [1, 2, 3, 4, 8, 16, 32])
+@pytest.mark.parametrize("g", [1, 2, 3, 4, 8, 16, 32, 64])
 @pytest.mark.parametrize("k_items", [0, 3, 8, 12])
 @pytest.mark.parametrize("estimator", ["grpo", "dr_grpo", "rloo"])
 def test_matches_numpy_on_every_kernel_path(g, k_items, estimator):
@@ -242,6 +242,18 @@ def test_the_cpu_program_is_one_custom_call_and_reads_the_rubric_once():
     name = rubric_param[0].split("=")[0].strip()
     readers = [ln for ln in entry.splitlines() if name + "," in ln or name + ")" in ln]
     assert len(readers) == 1 and "custom-call" in readers[0], readers
+
+
+@needs_kernel
+@pytest.mark.parametrize("g", [1, 2, 3, 5, 8, 24, 32, 64, 128])
+def test_the_kernel_runs_for_its_group_sizes_only(g):
+    rewards, rubric, valid = _inputs(14, 16, g, 8)
+    text = (
+        jax.jit(lambda r: _cpu.gated_group_advantages(r, rubric, valid, 8.0)[0])
+        .lower(rewards)
+        .as_text()
+    )
+    assert ("reward_design_gated_advantages_f32" in text) is (g in _cpu.GROUP_SIZES)
 
 
 def test_unknown_estimator_is_an_error():

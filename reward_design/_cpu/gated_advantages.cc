@@ -3,7 +3,8 @@
 // group-relative advantage estimator (GRPO, Dr. GRPO or RLOO).
 //
 // Compiled at first use by reward_design/_cpu/__init__.py (g++ -O3
-// -march=native, GCC vector extensions, no intrinsics) and called through
+// -march=native; GCC vector extensions, plus one AVX-512BW instruction with a
+// portable fallback) and called through
 // jax.ffi as an XLA custom call. The Python side checks shapes and dtypes
 // and keeps the plain XLA program as the reference (and as the fallback
 // where no compiler is available); tests compare the two.
@@ -14,7 +15,7 @@
 //   x       = passed ? r - top : 0                      (the group shift)
 //   n, mean = number of passed members, sum(x) / max(n, 1)
 //   c       = passed ? x - mean : 0
-//   GRPO    : c / (std + eps), std = sqrt(sum(c^2) / (n - ddof)) if n > ddof else 0
+//   GRPO    : c * (1 / (std + eps)), std = sqrt(sum(c^2) / (n - ddof)) if n > ddof else 0
 //   Dr. GRPO: c
 //   RLOO    : n / (n - 1) * c if n > 1 else 0
 //   masked-out members: exactly 0 (whatever their reward).
@@ -26,8 +27,8 @@
 // whole groups and spread over XLA's intra-op thread pool.
 
 #include <algorithm>
-#include <climits>
 #include <atomic>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -51,7 +52,6 @@ constexpr int kLanes = 16;
 typedef float vf __attribute__((vector_size(64)));
 typedef int32_t vi __attribute__((vector_size(64)));
 typedef uint64_t vu __attribute__((vector_size(64)));
-typedef uint8_t vb __attribute__((vector_size(16)));
 
 enum Estimator : int64_t { kGrpo = 0, kDrGrpo = 1, kRloo = 2 };
 
@@ -89,12 +89,16 @@ inline vf splat(float v) { return vf{} + v; }
 inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 
 // ------------------------------------------------------------ transposition
-// A block of G vectors holds 16 groups of G rollouts (G a power of two <= 16):
-// rollout v * 16 + l sits in vector v, lane l, and is member l % G of its
-// group. Swapping each of the log2(G) vector-index bits with the lane bit of
-// the same weight moves member j of all 16 groups into vector j (one group
-// per lane), so group sums become G - 1 vertical adds and each group-level
-// value (mean, std) is computed once per lane. The swap is its own inverse.
+// A block of G vectors holds 16 groups of G rollouts (G a power of two <= 64):
+// rollout v * 16 + l sits in vector v, lane l. For G <= 16 it is member l % G
+// of its group, and swapping each of the log2(G) vector-index bits with the
+// lane bit of the same weight moves member j of all 16 groups into vector j.
+// For G = 16 m a group spans m vectors; swapping the four vector-index bits
+// above the lowest log2(m) with the four lane bits does the same (the members
+// end up in a permuted vector order, which the per-lane arithmetic does not
+// mind). Either way each lane holds one group, so group sums become G - 1
+// vertical adds and each group-level value (mean, std) is computed once per
+// lane. The swap is its own inverse.
 template <int B, int... L>
 constexpr vi lo_index(std::integer_sequence<int, L...>) {
   return vi{((L & B) ? kLanes + (L - B) : L)...};
@@ -106,15 +110,19 @@ constexpr vi hi_index(std::integer_sequence<int, L...>) {
 
 template <int G, typename V>
 inline void transpose(V* a) {
-  auto stage = [a](auto bit) {
-    constexpr int B = decltype(bit)::value;
+  // Vector-index bit VB <-> lane bit LB. For G <= 16 the vector bits 0..log2(G)-1;
+  // for G = 16 m the vector bits log2(m)..log2(m)+3 (the lower ones already
+  // index members: a group spans m vectors).
+  auto stage = [a](auto lane_bit) {
+    constexpr int LB = decltype(lane_bit)::value;
+    constexpr int VB = G <= kLanes ? LB : LB * (G / kLanes);
     constexpr auto lanes = std::make_integer_sequence<int, kLanes>{};
-    constexpr vi lo = lo_index<B>(lanes), hi = hi_index<B>(lanes);
+    constexpr vi lo = lo_index<LB>(lanes), hi = hi_index<LB>(lanes);
     for (int v = 0; v < G; ++v) {
-      if (v & B) continue;
-      const V x = a[v], y = a[v | B];
+      if (v & VB) continue;
+      const V x = a[v], y = a[v | VB];
       a[v] = __builtin_shuffle(x, y, lo);
-      a[v | B] = __builtin_shuffle(x, y, hi);
+      a[v | VB] = __builtin_shuffle(x, y, hi);
     }
   };
   if constexpr (G >= 2) stage(std::integral_constant<int, 1>{});
@@ -225,8 +233,8 @@ void run_vector(const Params& params, int64_t begin, int64_t end) {
   }
 }
 
-// Any group size, one group at a time (scalar; used for G that is not a
-// power of two up to 16, and for the tail of the vector path).
+// Any group size, one group at a time (scalar): the tail of the vector path
+// (fewer than 16 groups). Other group sizes run the XLA program instead.
 void run_scalar(const Params& p, int64_t group_begin, int64_t group_end) {
   const int64_t G = p.group_size, K = p.num_items;
   const float inf = std::numeric_limits<float>::infinity();
@@ -309,11 +317,14 @@ void run_groups(const Params& p, int64_t group_begin, int64_t group_end) {
     run_scalar(p, group_begin + full, group_end);
   };
   switch (G) {
+    case 1: vector_path(std::integral_constant<int, 1>{}); break;
     case 2: vector_path(std::integral_constant<int, 2>{}); break;
     case 4: vector_path(std::integral_constant<int, 4>{}); break;
     case 8: vector_path(std::integral_constant<int, 8>{}); break;
     case 16: vector_path(std::integral_constant<int, 16>{}); break;
-    default: run_scalar(p, group_begin, group_end);
+    case 32: vector_path(std::integral_constant<int, 32>{}); break;
+    case 64: vector_path(std::integral_constant<int, 64>{}); break;
+    default: run_scalar(p, group_begin, group_end);  // Python sends only the cases above
   }
 }
 
