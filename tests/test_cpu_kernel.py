@@ -137,6 +137,7 @@ def test_non_finite_rewards_as_the_estimators_treat_them(estimator, bad):
     valid[2, :] = False
     valid[2, 5] = True
     rewards[2, 5] = bad  # a lone valid member: non-finite too
+    rewards[32, 1] = bad  # row 32 is in the scalar tail (33 groups = 2 blocks + 1)
     adv, passed = _gated(rewards, rubric, valid, 8.0, estimator)
     ref, _ = _cpu._reference(
         jnp.asarray(rewards), jnp.asarray(rubric), jnp.asarray(valid), 8.0, 1e-6, estimator, 1
@@ -146,6 +147,10 @@ def test_non_finite_rewards_as_the_estimators_treat_them(estimator, bad):
     np.testing.assert_array_equal(np.isfinite(adv), np.isfinite(ref))
     assert not np.isfinite(adv[2, 5]) and np.all(adv[2, np.arange(8) != 5] == 0)
     assert adv[1, 3] == 0 and np.all(np.isfinite(adv[1]))
+    # the same non-finite values as XLA (NaN where NaN, +-inf where +-inf), in the
+    # vector blocks (rows 0-2) and in the scalar tail (row 32)
+    np.testing.assert_array_equal(np.isnan(adv), np.isnan(ref))
+    np.testing.assert_array_equal(np.isposinf(adv), np.isposinf(ref))
     ok = np.isfinite(ref)
     _assert_close_to_group_scale(np.where(ok, adv, 0), np.where(ok, ref, 0))
 
@@ -244,6 +249,26 @@ def test_the_cpu_program_is_one_custom_call_and_reads_the_rubric_once():
     assert len(readers) == 1 and "custom-call" in readers[0], readers
 
 
+def test_kernel_status_reports_plain_values():
+    status = _cpu.kernel_status()
+    assert set(status) <= {"available", "reason", "library"}
+    assert _cpu.kernel_status() == status
+
+
+@pytest.mark.skipif(not ON_CPU, reason="builds the CPU kernel")
+def test_a_corrupt_cached_library_is_rebuilt(tmp_path):
+    env = {**os.environ, "REWARD_DESIGN_CACHE": str(tmp_path)}
+    code = "from reward_design import _cpu; print(_cpu.kernel_status())"
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if "'available': True" not in first.stdout:
+        pytest.skip("no compiler here")
+    (lib,) = tmp_path.glob("gated_advantages-*.so")
+    lib.write_bytes(b"not a shared library")
+    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert "'available': True" in again.stdout, again.stderr
+    assert lib.read_bytes()[:4] == b"\x7fELF"
+
+
 @needs_kernel
 @pytest.mark.parametrize("g", [1, 2, 3, 5, 8, 24, 32, 64, 128])
 def test_the_kernel_runs_for_its_group_sizes_only(g):
@@ -256,10 +281,32 @@ def test_the_kernel_runs_for_its_group_sizes_only(g):
     assert ("reward_design_gated_advantages_f32" in text) is (g in _cpu.GROUP_SIZES)
 
 
-def test_unknown_estimator_is_an_error():
+def test_bad_input_is_an_error_naming_the_argument():
     rewards, rubric, valid = _inputs(13, 4, 4, 2)
     with pytest.raises(ValueError, match="estimator"):
         _cpu.gated_group_advantages(rewards, rubric, valid, 1.0, estimator="ppo")
+    with pytest.raises(ValueError, match="rubric must be a bool"):
+        _cpu.gated_group_advantages(rewards, rubric.astype(np.float32), valid, 1.0)
+    with pytest.raises(ValueError, match="rubric must be a bool"):
+        _cpu.gated_group_advantages(rewards, rubric[:3], valid, 1.0)
+    with pytest.raises(ValueError, match="valid must be None or a bool array"):
+        _cpu.gated_group_advantages(rewards, rubric, valid.reshape(-1), 1.0)
+    with pytest.raises(ValueError, match="rewards must be a float"):
+        _cpu.gated_group_advantages(rewards[0], rubric, valid, 1.0)
+    with pytest.raises(ValueError, match="eps must be a scalar"):
+        _cpu.gated_group_advantages(rewards, rubric, valid, 1.0, eps=np.ones((4, 1)))
+    with pytest.raises(ValueError, match="k must be a scalar"):
+        _cpu.gated_group_advantages(rewards, rubric, valid, np.ones(2))
+
+
+def test_float64_rewards_keep_their_precision():
+    rewards, rubric, valid = _inputs(15, 20, 8, 8)
+    with jax.enable_x64(True):
+        r64 = jnp.asarray(rewards, jnp.float64) + 1e-9
+        adv, _ = _cpu.gated_group_advantages(r64, rubric, valid, 7.0)
+        assert adv.dtype == jnp.float64
+        want = np_advantages(np.asarray(r64), valid & (rubric.sum(-1) >= 7), "grpo")
+        np.testing.assert_allclose(np.asarray(adv), want, rtol=1e-9, atol=1e-9)
 
 
 @settings(max_examples=25, deadline=None)
@@ -380,6 +427,38 @@ def test_gated_advantages_passes_estimator_options_and_takes_functions():
     np.testing.assert_array_equal(np.asarray(adv), np.where(mask, out.total, -7.0))
 
 
+def test_an_objective_subclass_that_narrows_accepted_is_respected():
+    from reward_design._pytree import pytree_dataclass
+    from reward_design.compose import Objective
+
+    @pytree_dataclass
+    class Strict(Objective):
+        def __call__(self, rollouts):
+            out = super().__call__(rollouts)
+            return out.replace(accepted=out.accepted & (jnp.asarray(rollouts.confidence) > 0.3))
+
+    inner = Strict(terms=dict(_inner().terms))
+    gated = Gated(AllOf(), inner, "drop")
+    r = _rollouts(masked=False)
+    out, adv = gated.advantages(r)
+    ref_out, mask = gated.evaluate(r)
+    np.testing.assert_array_equal(np.asarray(out.accepted), np.asarray(ref_out.accepted))
+    ref = rd.advantages.grpo(ref_out.total, mask=mask)
+    _assert_close_to_group_scale(np.asarray(adv), np.asarray(ref))
+
+
+def test_a_per_group_eps_takes_the_xla_program():
+    gated = CONFIGS["AllOf drop"]()
+    r = _rollouts()
+    eps = jnp.full((40, 1), 0.1)
+    assert not gated._kernel_applies(r, "grpo", {"eps": eps})
+    out, mask = gated.evaluate(r)
+    _, adv = gated.advantages(r, "grpo", eps=eps)
+    np.testing.assert_array_equal(
+        np.asarray(adv), np.asarray(rd.advantages.grpo(out.total, mask=mask, eps=eps))
+    )
+
+
 def test_gated_advantages_bad_input():
     gated = CONFIGS["AllOf drop"]()
     r = _rollouts()
@@ -464,6 +543,7 @@ def test_the_build_is_cached_and_keyed(tmp_path):
         pytest.skip("no compiler here")
     libs = list(tmp_path.glob("gated_advantages-*.so"))
     assert len(libs) == 1 and str(libs[0]) in first.stdout
+    assert libs[0].stat().st_mode & 0o755 == 0o755  # loadable by others sharing the cache
     mtime = libs[0].stat().st_mtime_ns
     again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert again.stdout == first.stdout and libs[0].stat().st_mtime_ns == mtime

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import jaxlib
 import numpy as np
 
 __all__ = ["gated_group_advantages", "kernel_status", "ESTIMATORS", "GROUP_SIZES"]
@@ -68,26 +69,32 @@ def _cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "reward_design"
 
 
-def _compiler() -> str | None:
-    return os.environ.get("REWARD_DESIGN_CXX") or shutil.which("g++")
+def _compiler() -> list[str] | None:
+    """The compiler command (``$REWARD_DESIGN_CXX`` may hold arguments, e.g. ``ccache g++``)."""
+    cxx = os.environ.get("REWARD_DESIGN_CXX")
+    if cxx:
+        return shlex.split(cxx)
+    found = shutil.which("g++")
+    return [found] if found else None
 
 
-def _build() -> Path:
+def _build(rebuild: bool = False) -> Path:
     """Compiles the kernel (or finds it in the cache); returns the library path."""
     cxx = _compiler()
     if cxx is None:
         raise RuntimeError("no C++ compiler (g++) found on PATH")
     version = subprocess.run(
-        [cxx, "--version"], capture_output=True, text=True, check=True, timeout=60
+        [*cxx, "--version"], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     if "Free Software Foundation" not in version and "GCC" not in version:
         # the kernel uses GCC's vector extensions (__builtin_shuffle)
-        raise RuntimeError(f"{cxx} is not GCC")
+        raise RuntimeError(f"{' '.join(cxx)} is not GCC")
     flags = _FLAGS + tuple(shlex.split(os.environ.get("REWARD_DESIGN_CXXFLAGS", "")))
     key = hashlib.sha256()
     for part in (
         _SOURCE.read_bytes(),
         jax.__version__.encode(),
+        jaxlib.__version__.encode(),  # the FFI headers come from jaxlib
         version.encode(),
         " ".join(flags).encode(),
         platform.machine().encode(),
@@ -98,7 +105,7 @@ def _build() -> Path:
         key.update(b"\0")
     out_dir = _cache_dir()
     lib = out_dir / f"gated_advantages-{key.hexdigest()[:20]}.so"
-    if lib.exists():
+    if lib.exists() and not rebuild:
         return lib
     out_dir.mkdir(parents=True, exist_ok=True)
     # Compile to a private name and rename: concurrent first uses (pytest-xdist
@@ -106,10 +113,12 @@ def _build() -> Path:
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=out_dir)
     os.close(fd)
     try:
-        cmd = [cxx, *flags, f"-I{jax.ffi.include_dir()}", str(_SOURCE), "-o", tmp]
+        cmd = [*cxx, *flags, f"-I{jax.ffi.include_dir()}", str(_SOURCE), "-o", tmp]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
             raise RuntimeError(f"compiling {_SOURCE.name} failed:\n{result.stderr[-2000:]}")
+        # mkstemp's file is private (0600); others sharing the cache must load it too
+        os.chmod(tmp, 0o755)
         os.replace(tmp, lib)
     finally:
         if os.path.exists(tmp):
@@ -132,30 +141,38 @@ def _cpu_flags() -> str:
 def kernel_status() -> dict[str, object]:
     """Whether the CPU kernel is in use: ``{"available": bool, "reason": str, "library": path}``.
 
-    Builds (or loads from the cache) and registers the kernel on first call.
+    Builds (or loads from the cache) and registers the kernel on first call; a
+    missing compiler or a failed build logs one warning (``logging``, logger
+    ``"reward_design"``) and the XLA program is used.
     """
     with _lock:
-        if "available" in _state:
-            return dict(_state)
-        if os.environ.get("REWARD_DESIGN_CPU_KERNELS", "1").strip().lower() in ("0", "false", "no"):
-            _state.update(available=False, reason="disabled by REWARD_DESIGN_CPU_KERNELS")
-            return dict(_state)
-        try:
-            lib = _build()
-            handle = ctypes.cdll.LoadLibrary(str(lib))
-            jax.ffi.register_ffi_target(
-                _TARGET, jax.ffi.pycapsule(getattr(handle, _SYMBOL)), platform="cpu"
-            )
-        except Exception as err:  # no compiler, failed build, unloadable library
-            _state.update(available=False, reason=f"not built: {err}")
-            _LOG.warning(
-                "reward_design: the CPU kernel for gated advantages is not available (%s); "
-                "using the XLA program instead (same results, slower on CPU).",
-                err,
-            )
-            return dict(_state)
-        _state.update(available=True, reason="built", library=str(lib), handle=handle)
+        if "available" not in _state:
+            _state.update(_load())
         return {k: v for k, v in _state.items() if k != "handle"}
+
+
+def _load() -> dict[str, object]:
+    if os.environ.get("REWARD_DESIGN_CPU_KERNELS", "1").strip().lower() in ("0", "false", "no"):
+        return {"available": False, "reason": "disabled by REWARD_DESIGN_CPU_KERNELS"}
+    try:
+        lib = _build()
+        try:
+            handle = ctypes.cdll.LoadLibrary(str(lib))
+        except OSError:
+            # a truncated or foreign file in the cache: build it again, once
+            lib = _build(rebuild=True)
+            handle = ctypes.cdll.LoadLibrary(str(lib))
+        jax.ffi.register_ffi_target(
+            _TARGET, jax.ffi.pycapsule(getattr(handle, _SYMBOL)), platform="cpu"
+        )
+    except Exception as err:  # no compiler, failed build, unloadable library
+        _LOG.warning(
+            "reward_design: the CPU kernel for gated advantages is not available (%s); "
+            "using the XLA program instead (same results, slower on CPU).",
+            err,
+        )
+        return {"available": False, "reason": f"not built: {err}"}
+    return {"available": True, "reason": "built", "library": str(lib), "handle": handle}
 
 
 def _estimate(rewards, mask, eps, estimator, ddof):
@@ -212,8 +229,7 @@ def gated_group_advantages(
     estimator's advantages over the passed members (`rd.advantages.grpo`,
     `dr_grpo` or `rloo` with ``mask=passed``). On CPU, when the kernel is
     available and G is in `GROUP_SIZES`, both are one custom call; otherwise
-    the XLA program. The two
-    agree to float rounding: the kernel sums each group in member order and
+    the XLA program. The two agree to float rounding: the kernel sums each group in member order and
     computes its variance in two passes over registers (the XLA program in
     one pass, pairwise), and GRPO multiplies by ``1 / (std + eps)`` instead
     of dividing (one rounding more).
@@ -224,8 +240,13 @@ def gated_group_advantages(
     call: under a multi-device CPU mesh call this inside ``jax.shard_map``
     (groups are whole on each shard) or use the XLA program.
 
+    Only when JAX's default backend is the CPU is the kernel built and used
+    (`kernel_status`); float64 rewards (x64 mode) keep the XLA program's
+    precision. Rewards whose squared deviations overflow float32 (|r| above
+    about 1e19) give meaningless GRPO advantages on both paths, differently.
+
     Args:
-      rewards: ``[P, G]`` float32 rewards.
+      rewards: ``[P, G]`` float rewards (half precision is computed in float32).
       rubric: ``[P, G, K]`` bool rubric items.
       valid: ``[P, G]`` bool, members that may enter the statistics; None: all.
       k: a rollout passes with at least ``k`` passed items (traced).
@@ -238,12 +259,46 @@ def gated_group_advantages(
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}; got {estimator!r}.")
+    rewards = jnp.asarray(rewards)
+    rubric = jnp.asarray(rubric)
+    if rewards.ndim != 2 or not jnp.issubdtype(rewards.dtype, jnp.floating):
+        raise ValueError(
+            f"gated_group_advantages: rewards must be a float [P, G] array; got "
+            f"{rewards.dtype} of shape {rewards.shape}."
+        )
+    if rubric.ndim != 3 or rubric.shape[:2] != rewards.shape or rubric.dtype != jnp.bool_:
+        raise ValueError(
+            f"gated_group_advantages: rubric must be a bool [P, G, K] array with [P, G] = "
+            f"{list(rewards.shape)}; got {rubric.dtype} of shape {rubric.shape}."
+        )
+    if valid is not None:
+        valid = jnp.asarray(valid)
+        if valid.shape != rewards.shape or valid.dtype != jnp.bool_:
+            raise ValueError(
+                f"gated_group_advantages: valid must be None or a bool array of shape "
+                f"{rewards.shape}; got {valid.dtype} of shape {valid.shape}."
+            )
+    for name, value in (("k", k), ("eps", eps)):
+        if jnp.ndim(value) != 0:
+            raise ValueError(
+                f"gated_group_advantages: {name} must be a scalar; got shape {jnp.shape(value)}."
+            )
+    if jnp.finfo(rewards.dtype).bits > 32:
+        # the kernel computes in float32; float64 rewards keep the estimator's precision
+        mask = jnp.ones(rewards.shape, bool) if valid is None else valid
+        return _reference(rewards, rubric, mask, k, eps, estimator, int(ddof))
     return _gated(rewards, rubric, valid, k, eps, estimator, int(ddof))
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(5, 6))
 def _gated_primal(rewards, rubric, valid, k, eps, estimator, ddof):
-    if rewards.shape[-1] not in GROUP_SIZES or not kernel_status()["available"]:
+    # Only programs for a CPU backend build the kernel: a GPU or TPU job never
+    # lowers the CPU branch and should not wait for a compiler.
+    if (
+        rewards.shape[-1] not in GROUP_SIZES
+        or jax.default_backend() != "cpu"
+        or not kernel_status()["available"]
+    ):
         return _reference(rewards, rubric, valid, k, eps, estimator, ddof)
 
     def cpu(r, rb, v, kk, e):

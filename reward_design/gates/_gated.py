@@ -282,6 +282,8 @@ class Gated:
             allowed = {"eps", "ddof", "scale", "axis_name"}
             if set(kwargs) - allowed or kwargs.get("scale", "group") != "group":
                 return False
+            if jnp.ndim(kwargs.get("eps", 0.0)) != 0:  # e.g. a per-group eps
+                return False
             if kwargs.get("axis_name") is not None or not isinstance(kwargs.get("ddof", 1), int):
                 return False
             return True
@@ -308,7 +310,8 @@ class Gated:
         k = self.gate.k if isinstance(self.gate, AtLeast) else rubric.shape[-1]
         # A composed objective accepts exactly the valid members; without a rollout
         # mask that is every member, and the kernel need not read a mask at all.
-        all_valid = rollouts.mask is None and isinstance(self.inner, Objective)
+        # (Exactly `Objective`: a subclass may narrow `accepted`.)
+        all_valid = rollouts.mask is None and type(self.inner) is Objective
         adv, passed = gated_group_advantages(
             inner_total,
             rubric,
