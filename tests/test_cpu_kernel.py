@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy_reference import np_advantages
 
 import reward_design as rd
 from reward_design import _cpu
@@ -27,27 +28,6 @@ from reward_design.gates import AllOf, AtLeast, Gated, GroupFilter, WeightedThre
 ON_CPU = jax.default_backend() == "cpu"
 KERNEL = ON_CPU and bool(_cpu.kernel_status()["available"])
 needs_kernel = pytest.mark.skipif(not KERNEL, reason="the CPU kernel is not in use here")
-
-
-def np_advantages(rewards, mask, estimator, eps=1e-6, ddof=1):
-    """Per-group float64 reference, written from the estimators' definitions."""
-    rewards = np.asarray(rewards, np.float64)
-    out = np.zeros_like(rewards)
-    for i in range(rewards.shape[0]):
-        idx = np.flatnonzero(mask[i])
-        if idx.size == 0:
-            continue
-        r = rewards[i, idx]
-        centred = r - r.mean()
-        n = idx.size
-        if estimator == "grpo":
-            std = np.sqrt(np.sum(centred**2) / (n - ddof)) if n > ddof else 0.0
-            out[i, idx] = centred / (std + eps)
-        elif estimator == "dr_grpo":
-            out[i, idx] = centred
-        else:
-            out[i, idx] = n / (n - 1) * centred if n > 1 else 0.0
-    return out
 
 
 def _inputs(seed, p, g, k, pass_rate=0.8, valid_rate=0.85, scale=1.0, offset=0.0):
@@ -573,7 +553,7 @@ def test_the_portable_build_without_avx512_computes_the_same(tmp_path):
     code = (
         "import numpy as np, jax;"
         "from reward_design import _cpu;"
-        "from tests.test_cpu_kernel import np_advantages, _inputs, _assert_close_to_group_scale;"
+        "from test_cpu_kernel import np_advantages, _inputs, _assert_close_to_group_scale;"
         "assert _cpu.kernel_status()['available'];"
         "checked = 0\n"
         "for g, k_items in [(2, 8), (8, 8), (16, 3), (5, 8), (8, 0)]:\n"
@@ -594,9 +574,10 @@ def test_the_portable_build_without_avx512_computes_the_same(tmp_path):
         "REWARD_DESIGN_CACHE": str(tmp_path),
         "REWARD_DESIGN_CXXFLAGS": "-march=x86-64-v2",
     }
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env["PYTHONPATH"] = os.pathsep.join([tests, os.path.dirname(tests)])
     done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tests
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-1] == "30"

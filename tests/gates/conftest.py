@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from numpy_reference import np_advantages
 
 import reward_design as rd
 
@@ -29,16 +30,7 @@ def _batch(seed=0, p=8, g=6, k=4, probabilities=False, ragged=True):
 
 def _np_grpo(rewards, mask, eps=1e-6):
     """Per-group numpy GRPO (unbiased std), 0 for members outside ``mask``."""
-    rewards = np.asarray(rewards, dtype=np.float64)
-    out = np.zeros_like(rewards)
-    for i in range(rewards.shape[0]):
-        idx = np.flatnonzero(mask[i])
-        if idx.size == 0:
-            continue
-        r = rewards[i, idx]
-        std = np.std(r, ddof=1) if idx.size > 1 else 0.0
-        out[i, idx] = (r - r.mean()) / (std + eps)
-    return out
+    return np_advantages(rewards, mask, "grpo", eps=eps)
 
 
 @pytest.fixture
