@@ -203,10 +203,14 @@ def _kernel(rewards, rubric, valid, k, eps, estimator, ddof):
         ),
         vmap_method="sequential",
     )
+    # Flat rewards and mask (a free bitcast): XLA:CPU then compiles the fusion that
+    # produces them as a flat loop. Over [P, 8] its vector code for a square root or
+    # a division (a scoring-rule term) is about twice as slow.
+    flat_valid = valid.reshape(-1) if valid.size == rewards.size else valid
     return call(
-        rewards,
+        rewards.reshape(-1),
         rubric,
-        valid,
+        flat_valid,
         params,
         estimator=np.int64(ESTIMATORS[estimator]),
         ddof=np.int64(ddof),

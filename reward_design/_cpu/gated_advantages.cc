@@ -359,10 +359,14 @@ ffi::Error GatedAdvantagesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> rewar
                                ffi::Buffer<ffi::F32> params, ffi::ResultBuffer<ffi::F32> out,
                                ffi::ResultBuffer<ffi::PRED> passed, int64_t estimator,
                                int64_t ddof) {
-  auto rd = rewards.dimensions();
+  // P, G, K from the rubric [P, G, K]; rewards are its P * G rollouts in
+  // group-major order, as [P, G] or flat [P * G] (the Python side passes them
+  // flat: XLA:CPU then emits the fusion that computes them as a flat loop, which
+  // vectorises a term's square root and division far better than a [P, 8] one).
   auto kd = rubric.dimensions();
-  if (rd.size() != 2 || kd.size() != 3 || kd[0] != rd[0] || kd[1] != rd[1])
-    return ffi::Error::InvalidArgument("gated_advantages: rewards [P, G], rubric [P, G, K]");
+  if (kd.size() != 3 || rewards.element_count() != kd[0] * kd[1])
+    return ffi::Error::InvalidArgument("gated_advantages: rewards [P * G], rubric [P, G, K]");
+  const int64_t rd[2] = {kd[0], kd[1]};
   // valid: [P, G], or one value for every rollout (no mask to read)
   if (valid.element_count() != rewards.element_count() && valid.element_count() != 1)
     return ffi::Error::InvalidArgument("gated_advantages: valid must match rewards");
