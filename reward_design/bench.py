@@ -6,7 +6,8 @@ over the accepted members, on ``P x G`` rollouts with ``K`` boolean rubric
 items. For every size, on the same inputs and in one run:
 
 * ``jit``: the compiled objective + advantages (``jax.jit``,
-  ``block_until_ready``), min over repeats after warm-up;
+  ``block_until_ready``), min over repeats after warm-up; timed alternating
+  with ``extra_term`` and ``xla`` (the three are compared with each other);
 * ``numpy``: an idiomatic vectorised numpy implementation of the same math;
 * ``loop``: a per-completion Python loop as reward functions are commonly
   written in RL frameworks (parse the completion text, score it, then group
@@ -243,6 +244,24 @@ def _min_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
     return best
 
 
+def _alternating_min_times(
+    fns: dict[str, Callable[[], Any]], repeats: int, rounds: int = 10
+) -> dict[str, float]:
+    """Min seconds per call of each function: ``repeats`` calls each (at least one per
+    round), spread over ``rounds`` rounds that visit the functions in turn."""
+    for fn in fns.values():
+        fn()
+    per_round = max(1, -(-repeats // rounds))
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            for _ in range(per_round):
+                start = time.perf_counter()
+                fn()
+                best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
 def measure_copy_bandwidth(num_bytes: int = 1 << 28, repeats: int = 10) -> dict[str, float]:
     """Bytes/s of a large copy (read + write counted), the memory floor's yardstick.
 
@@ -327,15 +346,26 @@ def benchmark_size(
     start = time.perf_counter()
     first = step(objective, r_dev).block_until_ready()
     compile_s = time.perf_counter() - start
-    t_jit = _min_time(lambda: step(objective, r_dev).block_until_ready(), repeats)
+    extra = jax.device_put(objective_for(extra_term=True))
+    step_extra = jax.jit(jax_step)
+    step_extra(extra, r_dev).block_until_ready()
+    # The step, the step with one more term and (where the CPU kernel runs) the XLA
+    # program are compared with each other: time them alternating, so that a slow
+    # spell of a shared machine cannot favour one of them.
+    compared = {
+        "jit": lambda: step(objective, r_dev).block_until_ready(),
+        "extra_term": lambda: step_extra(extra, r_dev).block_until_ready(),
+    }
     uses_kernel = _uses_kernel(objective, r_dev, "grpo")
-    t_xla = t_jit
     if uses_kernel:
         step_xla = jax.jit(lambda o, rr: jax_step(o, rr, cpu_kernel=False))
         np.testing.assert_allclose(
             np.asarray(step_xla(objective, r_dev)), np.asarray(first), rtol=1e-4, atol=1e-4
         )
-        t_xla = _min_time(lambda: step_xla(objective, r_dev).block_until_ready(), repeats)
+        compared["xla"] = lambda: step_xla(objective, r_dev).block_until_ready()
+    times = _alternating_min_times(compared, repeats)
+    t_jit, t_extra = times["jit"], times["extra_term"]
+    t_xla = times.get("xla", t_jit)
     traces_before = traces["n"]
     weights = np.linspace(0.25, 4.0, sweep, dtype=np.float32)
     for w in weights:
@@ -363,11 +393,6 @@ def benchmark_size(
         lambda: python_loop_step(texts, rows, group_size, token_rows=token_rows), 1, warmup=0
     )
     t_loop *= num_rollouts / n_loop
-
-    extra = jax.device_put(objective_for(extra_term=True))
-    step_extra = jax.jit(jax_step)
-    step_extra(extra, r_dev).block_until_ready()
-    t_extra = _min_time(lambda: step_extra(extra, r_dev).block_until_ready(), repeats)
 
     sweep_fn = jax.jit(jax.vmap(lambda w, rr: jax_step(objective_for(w), rr), in_axes=(0, None)))
     w_dev = jnp.asarray(weights)

@@ -581,3 +581,26 @@ def test_the_portable_build_without_avx512_computes_the_same(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-1] == "30"
+
+
+@needs_kernel
+def test_the_rewards_reach_the_kernel_flat():
+    """The fusion that computes the rewards feeds the kernel a flat [P * G] array: XLA:CPU
+    then emits it as a flat loop (over [P, 8] its vector code for a term's square root
+    and division is about twice as slow). A pinned property of the compiled program."""
+    import re
+
+    r = _rollouts(masked=False, p=64)
+    inner = rd.compose(
+        correct=rd.terms.Correctness(),
+        spherical=rd.terms.ScoringRuleTerm(rule=rd.scoring_rules.spherical_binary),
+    )
+    gated = Gated(AllOf(), inner, "drop")
+    hlo = jax.jit(lambda g, r: g.advantages(r)[1]).lower(gated, r).compile().as_text()
+    entry = hlo[hlo.index("ENTRY") :]
+    call = next(line for line in entry.splitlines() if "custom-call(" in line)
+    first_operand = re.search(r"custom-call\(%([\w.\-]+)", call).group(1)
+    producer = next(
+        line for line in entry.splitlines() if line.strip().startswith(f"%{first_operand} =")
+    )
+    assert re.search(r"= f32\[512\]\{0\} fusion\(", producer), producer
