@@ -12,7 +12,11 @@ one's minimum, so the numbers are comparable with each other:
   without the extra term;
 * ``sizes``: the whole step, kernel vs XLA program, at 1 024 … 65 536
   rollouts (dispatch-bound sizes);
-* ``group_sizes``: the whole step at 10^6 rollouts for G = 4, 16, 32, 64.
+* ``group_sizes``: the whole step at 10^6 rollouts for G = 4, 16, 32, 64;
+* ``reward_fusion_shapes``: the reward pass alone (correctness - Brier, and
+  with the spherical term) over 10^6 rollouts shaped ``[P, 8]``, ``[P, 16]``
+  or flat, and over ``[P, 8]`` with a flat output: why the kernel takes its
+  rewards flat.
 
 Usage: ``python benchmarks/cpu_kernel_parts.py --json out.json``.
 """
@@ -79,6 +83,32 @@ def step_pair(num_rollouts: int, group_size: int, rounds: int, calls: int) -> di
     )
 
 
+def reward_fusion_shapes(num_rollouts: int, rounds: int) -> dict:
+    from reward_design import scoring_rules
+
+    rng = np.random.default_rng(0)
+    c0 = (rng.uniform(size=num_rollouts) < 0.6).astype(np.float32)
+    p0 = rng.uniform(size=num_rollouts).astype(np.float32)
+
+    def base(c, p):
+        return c - (p - c) ** 2
+
+    def term(c, p):
+        return base(c, p) - 0.5 * scoring_rules.spherical_binary(p, c)
+
+    fns = {}
+    for label, shape in (("P_8", (-1, 8)), ("P_16", (-1, 16)), ("flat", (-1,))):
+        c, p = (jax.device_put(x.reshape(shape)) for x in (c0, p0))
+        for name, f in (("base", base), ("term", term)):
+            fn = jax.jit(f)
+            fns[f"{label}_{name}"] = lambda fn=fn, c=c, p=p: fn(c, p)
+    c, p = (jax.device_put(x.reshape(-1, 8)) for x in (c0, p0))
+    for name, f in (("base", base), ("term", term)):
+        fn = jax.jit(lambda c, p, f=f: f(c, p).reshape(-1))
+        fns[f"P_8_flat_output_{name}"] = lambda fn=fn, c=c, p=p: fn(c, p)
+    return interleaved_min(fns, rounds, 20)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
@@ -98,9 +128,12 @@ def main(argv: list[str] | None = None) -> dict:
             "group_sizes_1048576": {
                 str(g): step_pair(1 << 20, g, args.rounds, 10) for g in (4, 16, 32, 64)
             },
+            "reward_fusion_shapes_1048576": reward_fusion_shapes(1 << 20, args.rounds),
         },
     }
     for name, value in result["seconds"]["parts_1048576"].items():
+        print(f"{name:>24}: {value * 1e3:.3f} ms")
+    for name, value in result["seconds"]["reward_fusion_shapes_1048576"].items():
         print(f"{name:>24}: {value * 1e3:.3f} ms")
     for key in ("sizes", "group_sizes_1048576"):
         for label, pair in result["seconds"][key].items():
