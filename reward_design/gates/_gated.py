@@ -228,7 +228,7 @@ class Gated:
         ``on_reject="drop"``, no group filter and the estimator ``"grpo"``
         (``scale="group"``), ``"dr_grpo"`` or ``"rloo"``, the gate and the
         estimator run as one hand-written kernel that reads the rubric and the
-        rewards once (`reward_design._cpu`; the whole gated GRPO step 1.6-1.9x faster
+        rewards once (`reward_design._cpu`; the whole gated GRPO step 1.6-1.7x faster
         than the XLA program at 10^6 rollouts, docs/performance.md). Other platforms and
         other configurations run the XLA program. Results agree to float
         rounding; gradients with respect to the rewards are the XLA program's.
