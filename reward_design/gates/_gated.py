@@ -262,7 +262,14 @@ class Gated:
             raise TypeError(
                 f"Gated.advantages: estimator must be a name or a function; got {estimator!r}."
             )
-        if cpu_kernel and self._kernel_applies(rollouts, estimator, estimator_kwargs):
+        # On a GPU/TPU backend this is exactly `evaluate` + the estimator (the program
+        # the GPU benchmarks measured); the kernel path also lowers to that program
+        # for non-CPU platforms (`jax.lax.platform_dependent`), but counts items.
+        if (
+            cpu_kernel
+            and jax.default_backend() == "cpu"
+            and self._kernel_applies(rollouts, estimator, estimator_kwargs)
+        ):
             return self._kernel_advantages(rollouts, estimator, estimator_kwargs)
         out, mask = self.evaluate(rollouts)
         return out, fn(out.total, mask=mask, **estimator_kwargs)
