@@ -625,15 +625,12 @@ def variant_objectives(tokens: bool = False) -> dict[str, tuple[Callable, str]]:
 
 
 def _uses_kernel(objective, rollouts, estimator: str) -> bool:
-    """Whether `jax_step` runs the CPU kernel for this objective."""
-    from reward_design._cpu import kernel_status
+    """Whether `jax_step` runs the CPU kernel for this objective: read off the lowered
+    program, so it never disagrees with the choice `Gated.advantages` makes."""
+    from reward_design._cpu import _TARGET
 
-    return (
-        jax.default_backend() == "cpu"
-        and isinstance(objective, rd.gates.Gated)
-        and objective._kernel_applies(rollouts, estimator, {})
-        and bool(kernel_status()["available"])
-    )
+    step = jax.jit(lambda o, r: jax_step(o, r, estimator))
+    return _TARGET in step.lower(objective, rollouts).as_text()
 
 
 def _time_variants(rollouts, repeats: int, tokens: bool = False) -> dict[str, dict[str, float]]:

@@ -12,8 +12,8 @@ CPU has it, with a portable fallback), compiled on this
 machine the first time it is needed with ``g++ -O3 -march=native`` against
 the XLA FFI headers that jaxlib ships, and cached under
 ``$REWARD_DESIGN_CACHE`` (default ``$XDG_CACHE_HOME/reward_design`` or
-``~/.cache/reward_design``), keyed by the source, the jax version, the
-compiler, the flags and the machine; ``$REWARD_DESIGN_CXXFLAGS`` adds flags
+``~/.cache/reward_design``), keyed by the source, the jax and jaxlib
+versions, the compiler, the flags and the machine; ``$REWARD_DESIGN_CXXFLAGS`` adds flags
 after the defaults (e.g. ``-march=x86-64-v3`` for a cache shared by
 different CPUs) and ``$REWARD_DESIGN_CXX`` names the compiler (GCC: the
 kernel uses its vector extensions). Where it cannot be built (no ``g++``, a failed

@@ -240,6 +240,7 @@ void run_vector(const Params& params, int64_t begin, int64_t end) {
 // (fewer than 16 groups). Other group sizes run the XLA program instead.
 void run_scalar(const Params& p, int64_t group_begin, int64_t group_end) {
   const int64_t G = p.group_size, K = p.num_items;
+  const int32_t k_count = count_threshold(p.k_threshold);
   const float inf = std::numeric_limits<float>::infinity();
   for (int64_t grp = group_begin; grp < group_end; ++grp) {
     const int64_t base = grp * G;
@@ -247,8 +248,8 @@ void run_scalar(const Params& p, int64_t group_begin, int64_t group_end) {
     int64_t n = 0;
     for (int64_t j = 0; j < G; ++j) {
       const int64_t idx = base + j;
-      const bool ok = p.valid[p.valid_scalar ? 0 : idx] != 0 &&
-                      static_cast<float>(count_items(p.rubric + idx * K, K)) >= p.k_threshold;
+      const bool ok =
+          p.valid[p.valid_scalar ? 0 : idx] != 0 && count_items(p.rubric + idx * K, K) >= k_count;
       p.passed[idx] = ok ? 1 : 0;
       if (ok) {
         ++n;
@@ -262,8 +263,11 @@ void run_scalar(const Params& p, int64_t group_begin, int64_t group_end) {
       if (p.passed[base + j]) s += p.rewards[base + j] - top;
     const float nf = static_cast<float>(n);
     const float mean = s / (nf > 1.f ? nf : 1.f);
+    // the per-member factor: GRPO's 1 / (std + eps), RLOO's n / (n - 1), Dr. GRPO's 1
     float scale = 1.f;
-    if (p.estimator == kGrpo) {
+    if (p.estimator == kRloo) {
+      scale = nf > 1.f ? nf / (nf - 1.f > 1.f ? nf - 1.f : 1.f) : 0.f;
+    } else if (p.estimator == kGrpo) {
       float q = 0.f;
       for (int64_t j = 0; j < G; ++j)
         if (p.passed[base + j]) {
@@ -278,19 +282,7 @@ void run_scalar(const Params& p, int64_t group_begin, int64_t group_end) {
     }
     for (int64_t j = 0; j < G; ++j) {
       const int64_t idx = base + j;
-      float o = 0.f;
-      if (p.passed[idx]) {
-        const float c = (p.rewards[idx] - top) - mean;
-        if (p.estimator == kGrpo) {
-          o = c * scale;
-        } else if (p.estimator == kRloo) {
-          const float factor = nf > 1.f ? nf / (nf - 1.f > 1.f ? nf - 1.f : 1.f) : 0.f;
-          o = factor * c;
-        } else {
-          o = c;
-        }
-      }
-      p.out[idx] = o;
+      p.out[idx] = p.passed[idx] ? ((p.rewards[idx] - top) - mean) * scale : 0.f;
     }
   }
 }

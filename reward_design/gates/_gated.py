@@ -299,18 +299,16 @@ class Gated:
     def _kernel_advantages(
         self, rollouts: Rollouts, estimator: str, kwargs: dict
     ) -> tuple[RewardOutput, jax.Array]:
-        from reward_design import advantages as adv_lib
         from reward_design._cpu import gated_group_advantages
         from reward_design.gates._at_least import AtLeast
 
         inner_out, inner_total, rollout_mask = self._inner(rollouts)
         valid = rollout_mask & jnp.asarray(inner_out.accepted, dtype=bool)
-        if not jnp.issubdtype(inner_total.dtype, jnp.floating) or inner_total.dtype.itemsize > 4:
-            # the kernel computes in float32; float64 (and integer) totals take the
-            # estimator's own path
-            passed = jnp.asarray(self.gate(rollouts)) & valid
-            out, mask = self._assemble(inner_out, inner_total, rollout_mask, valid, passed)
-            return out, getattr(adv_lib, estimator)(out.total, mask=mask, **kwargs)
+        rewards = inner_total
+        if not jnp.issubdtype(rewards.dtype, jnp.floating):
+            rewards = rewards.astype(jnp.float32)  # as the estimators read integer rewards
+        # (float64 totals keep their precision: gated_group_advantages runs the XLA
+        # program for them.)
         # The gate's own checks (rubric shape, AtLeast.k <= K), traced but not run.
         jax.eval_shape(self.gate, rollouts)
         rubric = jnp.asarray(rollouts.rubric)
@@ -320,7 +318,7 @@ class Gated:
         # (Exactly `Objective`: a subclass may narrow `accepted`.)
         all_valid = rollouts.mask is None and type(self.inner) is Objective
         adv, passed = gated_group_advantages(
-            inner_total,
+            rewards,
             rubric,
             None if all_valid else valid,
             k,
