@@ -1,7 +1,7 @@
 """reward_design: keep learning apart from choosing.
 
 Composable, JIT-compiled reward terms, rubric gates, post-hoc decision rules
-and preference losses in JAX. See DESIGN.md / docs/concepts.md.
+and preference losses in JAX. See docs/concepts.md.
 
 After ``import reward_design as rd`` every sub-package is an attribute
 (``rd.gates``, ``rd.scoring_rules``, ``rd.integrations``, ...), imported on
@@ -31,7 +31,7 @@ _LAZY_SUBMODULES = (
     "halos",
     "integrations",
     "distributed",
-    "experiments",
+    "kernels",
 )
 
 __all__ = [

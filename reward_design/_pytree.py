@@ -13,11 +13,12 @@ tracers, ``None``, booleans (``jax.tree.map(jnp.isfinite, obj)``,
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import jax
 
-__all__ = ["pytree_dataclass"]
+__all__ = ["StaticCallable", "is_plain_callable", "pytree_dataclass", "wrap_callable"]
 
 T = TypeVar("T")
 
@@ -55,3 +56,57 @@ def pytree_dataclass(cls: type[T]) -> type[T]:
 
     cls.replace = replace
     return cls
+
+
+def is_plain_callable(obj: Any) -> bool:
+    """True for a callable JAX sees as one opaque leaf (a function, lambda, ``partial``).
+
+    Such an object cannot be a field of a traced pytree: ``jax.jit`` would try
+    to turn it into an array. Pytree dataclasses with ``__call__`` (terms,
+    gates, value functions) are not plain: their numeric fields are leaves.
+    """
+    if not callable(obj):
+        return False
+    leaves = jax.tree_util.tree_leaves(obj)
+    return len(leaves) == 1 and leaves[0] is obj
+
+
+@pytree_dataclass
+class StaticCallable:
+    """A plain callable held as a static pytree node (no leaves).
+
+    The function is part of the compiled program's identity: a new function
+    compiles anew, the same function does not. Numbers meant to change
+    without recompiling belong in a dataclass field (a leaf) instead.
+    """
+
+    fn: Callable[..., Any] = dataclasses.field(metadata={"pytree_node": False})
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+def wrap_callable(
+    obj: Any,
+    name: str,
+    expected: str,
+    wrap: Callable[[Callable[..., Any]], Any] = StaticCallable,
+) -> Any:
+    """The one place a user's callable becomes a pytree field.
+
+    Pytree dataclasses with ``__call__`` pass unchanged (their numeric fields
+    stay traced); a plain callable is wrapped with ``wrap`` (`StaticCallable`
+    by default, or a public wrapper such as ``FunctionTerm``).
+
+    Args:
+      obj: the user's object.
+      name: the argument's name for the error message (e.g. ``"Gated.inner"``).
+      expected: what a valid value looks like (e.g. ``"inner(rollouts) -> RewardOutput"``).
+      wrap: builds the static wrapper from a plain callable.
+
+    Raises:
+      TypeError: naming ``name`` when ``obj`` is not callable.
+    """
+    if not callable(obj):
+        raise TypeError(f"{name} must be callable as {expected}; got {obj!r}.")
+    return wrap(obj) if is_plain_callable(obj) else obj

@@ -1,16 +1,28 @@
-"""The ``reward-design`` command: ``demo``, ``reproduce <study>`` and more.
+"""The ``reward-design`` command: ``demo``, ``audit``, ``reproduce`` and ``bench``.
 
-Each sub-command is a function ``_cmd_<name>(args) -> int``; studies are
-discovered from `reward_design.experiments.STUDIES`.
+``demo`` and ``audit`` belong to the core. ``reproduce`` and ``bench`` live in
+the sibling packages `reward_design_studies` and `reward_design_bench`, which
+need the ``studies`` extra (plots, progress bars, the MNIST-1D generator);
+each contributes its sub-command through a ``register(subparsers)`` function.
+Without the extra the command is still listed, and running it says what to
+install.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 __all__ = ["main", "build_parser"]
+
+# (command, module with ``register(subparsers)``, extra it needs)
+_COMMANDS = (
+    ("audit", "reward_design.scoring_rules._cli", None),
+    ("reproduce", "reward_design_studies.cli", "studies"),
+    ("bench", "reward_design_bench.cli", "studies"),
+)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -20,18 +32,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from reward_design.experiments import load_study
-
-    if getattr(args, "load_error", None):
-        print(args.load_error, file=sys.stderr)
+def _missing_extra(command: str, extra: str, err: ImportError):
+    def run(args: argparse.Namespace) -> int:
+        print(
+            f"reward-design {command} needs the '{extra}' extra "
+            f"(pip install 'reward-design[{extra}]'): {err}",
+            file=sys.stderr,
+        )
         return 2
-    if args.study == "all":
-        from reward_design.experiments._summary import run_all
 
-        return run_all(out=args.out, quick=args.quick, seeds=args.seeds)
-    study = load_study(args.study)
-    return int(study.run(args) or 0)
+    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,46 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_cmd_demo)
 
-    from reward_design.experiments import available_studies, load_study
-
-    reproduce = sub.add_parser("reproduce", help="replay a study (tables, CIs, plots)")
-    studies = reproduce.add_subparsers(dest="study", required=True)
-    for name in available_studies():
+    for command, module_path, extra in _COMMANDS:
         try:
-            module = load_study(name)
-        except Exception as err:  # a broken study must not take the whole CLI down
-            sp = studies.add_parser(name, help=f"(unavailable: {err})")
-            sp.set_defaults(load_error=f"study {name!r} could not be imported: {err!r}")
+            module = importlib.import_module(module_path)
+        except ImportError as err:
+            if extra is None:
+                raise
+            stub = sub.add_parser(command, help=f"(needs the '{extra}' extra)", add_help=False)
+            stub.add_argument("rest", nargs=argparse.REMAINDER)
+            stub.set_defaults(func=_missing_extra(command, extra, err))
             continue
-        sp = studies.add_parser(name, help=getattr(module, "DESCRIPTION", name))
-        module.add_arguments(sp)
-    every = studies.add_parser(
-        "all", help="run every study and write a combined summary (DIR/summary.md, .json)"
-    )
-    every.add_argument("--quick", action="store_true", help="each study's quick mode")
-    every.add_argument("--out", default="results", help="output folder (default: results)")
-    every.add_argument(
-        "--seeds", type=int, default=None, help="seeds per study (default: each study's)"
-    )
-    reproduce.set_defaults(func=_cmd_reproduce)
-
-    _register_optional_commands(sub)
+        module.register(sub)
     return parser
-
-
-def _register_optional_commands(sub: argparse._SubParsersAction) -> None:
-    """Commands contributed by sub-packages (``audit``, ``bench``)."""
-    import importlib
-    import importlib.util
-
-    for module_path in ("reward_design.scoring_rules._cli", "reward_design._bench_cli"):
-        try:
-            spec = importlib.util.find_spec(module_path)
-        except ModuleNotFoundError:
-            spec = None
-        if spec is None:
-            continue
-        importlib.import_module(module_path).register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
