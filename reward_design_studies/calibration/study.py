@@ -1,0 +1,60 @@
+"""The calibration study as the harness runs it: ``STUDY``.
+
+``reward-design reproduce calibration`` builds the configuration with
+`CalibrationConfig.from_args`, calls `run` (the arms, metrics and audit of
+`runner.run_study`), then `plot`, `report.table` and `report.headline`.
+Importing this module does not import JAX or matplotlib: the CLI imports
+every study package to build its parser.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reward_design_studies.harness.study import Study
+
+from . import report
+from .config import CalibrationConfig, add_arguments
+
+__all__ = ["DESCRIPTION", "STUDY", "run", "plot"]
+
+DESCRIPTION = "RLCR: binary vs Brier vs log confidence rewards in a GRPO loop (calibration)"
+
+# The held-out samples of the last `run`, for `plot`'s reliability diagrams. They are not
+# part of the results (pooled samples of every arm would dominate the JSON), and the
+# harness hands `plot` only the results dict, so they are kept beside it here.
+_RAW: dict[str, Any] = {}
+
+
+def run(config: CalibrationConfig, progress: bool = False) -> dict[str, Any]:
+    """Runs the study (`runner.run_study` with the audit); the results dict, JSON-ready."""
+    from .runner import run_study
+
+    results = run_study(config, progress=progress, keep_raw=True)
+    raw = results.pop("raw_final")
+    _RAW.clear()
+    _RAW.update(results=results, raw=raw)
+    return results
+
+
+def plot(results: dict[str, Any], out_dir: Path) -> list[Path]:
+    """The PNGs (`plots.make_plots`); reliability diagrams when ``results`` came from `run`."""
+    from .plots import make_plots
+
+    raw = _RAW["raw"] if _RAW.get("results") is results else None
+    return make_plots(results, out_dir, raw=raw)
+
+
+STUDY = Study(
+    name="calibration",
+    description=DESCRIPTION,
+    config_cls=CalibrationConfig,
+    run=run,
+    table=report.table,
+    plot=plot,
+    headline=report.headline,
+    add_arguments=add_arguments,
+    config_from_args=CalibrationConfig.from_args,
+    quick_help="3 seeds, 1000 steps, 2048 held-out questions (a few minutes at most on 2 cores)",
+)
