@@ -1,13 +1,9 @@
-"""The gating study's environment: "show your work, then answer".
+"""The gating study's rubric and judge, applied literally to the tokens.
 
-A response is ``T = 8`` tokens from a vocabulary of 14: the digits 0-9 and
-``THEREFORE``, ``MAYBE``, ``ANS``, ``EOS``. Prompt i hides a reference working
-``(d1, d2, d3)`` and the answer ``a_i = (d1 + d2 + d3) mod 10``; the reference
-response ``d1 d2 d3 THEREFORE ANS a_i MAYBE EOS`` passes every rubric item.
-
-The rubric has K = 6 checks of unequal difficulty, applied literally to the
-tokens (the layout of LLM-judge rubrics: essential items tied to the answer,
-cheap items for format, length, keywords and hedging):
+The rubric has K = 6 checks of unequal difficulty (the layout of LLM-judge
+rubrics: essential items tied to the answer, cheap items for format, length,
+keywords and hedging); the tokens are those of
+`reward_design_studies.gating.environment`:
 
 ====  ======================  ==========  ======  ==========================================
 k     item                    category    weight  passes when
@@ -20,13 +16,15 @@ k     item                    category    weight  passes when
 5     ``length``              Optional    0.3     5 <= tokens before EOS <= 7
 ====  ======================  ==========  ======  ==========================================
 
-Everything here is vectorised ``jnp`` code over leading batch axes.
+``gold`` (both essential items truly pass) is what the rubric's author meant,
+``proxy`` (the weighted fraction) what a dense rubric reward pays; a noisy
+judge (`flip_checks`) flips each check independently.
 
 References:
   Gunjal et al., "Rubrics as Rewards: Reinforcement Learning Beyond
   Verifiable Domains", arXiv 2507.17746 (rubric categories, weighted sums).
-  Xu et al., "Direct Reasoning Optimization", arXiv 2506.13351 (token-level
-  agreement with a reference as a dense signal; gating on the outcome).
+  Xu et al., "Direct Reasoning Optimization", arXiv 2506.13351 (gating on the
+  outcome).
 """
 
 from __future__ import annotations
@@ -34,33 +32,20 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
+
+from reward_design_studies.gating.environment import ANS, MAYBE, THEREFORE, response_length
 
 __all__ = [
-    "VOCAB",
-    "THEREFORE",
-    "MAYBE",
-    "ANS",
-    "EOS",
-    "SEQ_LEN",
     "ITEM_NAMES",
     "ITEM_CATEGORIES",
     "ITEM_WEIGHTS",
     "ESSENTIAL",
-    "Env",
-    "make_env",
     "rubric_checks",
-    "token_mask",
-    "token_agreement",
     "gold",
     "proxy",
     "flip_checks",
-    "corrupt",
 ]
 
-THEREFORE, MAYBE, ANS, EOS = 10, 11, 12, 13
-VOCAB = 14
-SEQ_LEN = 8
 ITEM_NAMES = (
     "answer_correct",
     "reasoning_supports",
@@ -74,51 +59,6 @@ ITEM_WEIGHTS = np.array([1.0, 1.0, 0.7, 0.3, 0.3, 0.3], dtype=np.float32)
 ESSENTIAL = (0, 1)
 
 
-@struct.dataclass
-class Env:
-    """One seed's prompts.
-
-    Attributes:
-      reference: ``[N, T]`` int32, the reference response of each prompt.
-      answer: ``[N]`` int32, the correct answer digit of each prompt.
-    """
-
-    reference: jax.Array
-    answer: jax.Array
-
-
-def make_env(key: jax.Array, num_prompts: int) -> Env:
-    """Draws ``num_prompts`` prompts: uniform working digits and their answer."""
-    digits = jax.random.randint(key, (num_prompts, 3), 0, 10, dtype=jnp.int32)
-    answer = jnp.sum(digits, axis=1) % 10
-    n = num_prompts
-    reference = jnp.concatenate(
-        [
-            digits,
-            jnp.full((n, 1), THEREFORE, jnp.int32),
-            jnp.full((n, 1), ANS, jnp.int32),
-            answer[:, None],
-            jnp.full((n, 1), MAYBE, jnp.int32),
-            jnp.full((n, 1), EOS, jnp.int32),
-        ],
-        axis=1,
-    )
-    return Env(reference=reference, answer=answer.astype(jnp.int32))
-
-
-def _length(tokens: jax.Array) -> jax.Array:
-    """Number of tokens before the first EOS (T if there is none)."""
-    t = tokens.shape[-1]
-    is_eos = tokens == EOS
-    return jnp.where(jnp.any(is_eos, axis=-1), jnp.argmax(is_eos, axis=-1), t)
-
-
-def token_mask(tokens: jax.Array) -> jax.Array:
-    """``[..., T]`` bool: the tokens up to and including the first EOS."""
-    t = tokens.shape[-1]
-    return jnp.arange(t) <= _length(tokens)[..., None]
-
-
 def rubric_checks(tokens: jax.Array, answer: jax.Array) -> jax.Array:
     """The six rubric items, ``[..., T]`` tokens -> ``[..., K]`` bool.
 
@@ -128,7 +68,7 @@ def rubric_checks(tokens: jax.Array, answer: jax.Array) -> jax.Array:
     """
     t = tokens.shape[-1]
     pos = jnp.arange(t)
-    length = _length(tokens)
+    length = response_length(tokens)
     has_eos = length < t
     before_eos = pos < length[..., None]
     is_ans = (tokens == ANS) & before_eos
@@ -156,17 +96,6 @@ def rubric_checks(tokens: jax.Array, answer: jax.Array) -> jax.Array:
     )
 
 
-def token_agreement(tokens: jax.Array, reference: jax.Array) -> jax.Array:
-    """``[..., T]`` float: ``1[y_t = y*_t] / T`` on valid tokens, else 0.
-
-    Summed over t this is the fraction of the T slots that agree with the
-    reference response, in [0, 1].
-    """
-    t = tokens.shape[-1]
-    agree = (tokens == reference) & token_mask(tokens)
-    return agree.astype(jnp.float32) / t
-
-
 def gold(checks: jax.Array) -> jax.Array:
     """``[...]`` bool: every essential item truly passes (what the author meant)."""
     return jnp.all(checks[..., list(ESSENTIAL)], axis=-1)
@@ -182,11 +111,3 @@ def flip_checks(key: jax.Array, checks: jax.Array, noise: jax.Array) -> jax.Arra
     """A noisy judge: each check flipped independently with probability ``noise``."""
     flips = jax.random.uniform(key, checks.shape) < noise
     return checks ^ flips
-
-
-def corrupt(key: jax.Array, reference: jax.Array, rate: float) -> jax.Array:
-    """Demonstrations for the warm start: each token replaced w.p. ``rate`` by a uniform token."""
-    k1, k2 = jax.random.split(key)
-    replace = jax.random.uniform(k1, reference.shape) < rate
-    random_tok = jax.random.randint(k2, reference.shape, 0, VOCAB, dtype=reference.dtype)
-    return jnp.where(replace, random_tok, reference)

@@ -1,4 +1,4 @@
-"""The gating study's policy, warm start, GRPO loop and evaluation.
+"""The gating study's warm start, GRPO loop and evaluation.
 
 One set of jitted functions serves every arm: the objective (a pytree) is an
 argument of the training function, so arms whose objectives share a tree
@@ -15,18 +15,16 @@ import dataclasses
 import functools
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
 
-from reward_design import advantages as _adv
-from reward_design.experiments import _gating_env as genv
-from reward_design.rollouts import Rollouts
+import reward_design as rd
+from reward_design_studies.gating import environment as genv
+from reward_design_studies.gating import rubric
+from reward_design_studies.gating.policy import Policy, log_probs, sample
 
-__all__ = ["TrainConfig", "Policy", "Trainer", "evaluate_objective", "get_trainer"]
-
-BOS = genv.VOCAB  # the extra input token that starts every response
+__all__ = ["TrainConfig", "Trainer", "evaluate_objective", "get_trainer"]
 
 # XLA options that roughly halve compile time on CPU at some cost in run time:
 # worth it for the tiny test runs, whose cost is all compilation.
@@ -53,46 +51,7 @@ class TrainConfig:
     fast_compile: bool = False
 
 
-class Policy(nn.Module):
-    """A GRU that writes ``T`` tokens left to right, conditioned on the prompt id."""
-
-    num_prompts: int
-    hidden: int = 64
-    prompt_dim: int = 32
-    token_dim: int = 16
-
-    def setup(self):
-        self.prompt_emb = nn.Embed(self.num_prompts, self.prompt_dim)
-        self.tok_emb = nn.Embed(genv.VOCAB + 1, self.token_dim)
-        self.pos_emb = nn.Embed(genv.SEQ_LEN, self.token_dim)
-        self.cell = nn.GRUCell(
-            features=self.hidden, recurrent_kernel_init=nn.initializers.lecun_normal()
-        )
-        self.head = nn.Dense(genv.VOCAB)
-
-    def initial_carry(self, batch: int) -> jax.Array:
-        return jnp.zeros((batch, self.hidden), jnp.float32)
-
-    def step(self, carry, prompt_ids, prev, t):
-        x = jnp.concatenate(
-            [
-                self.prompt_emb(prompt_ids),
-                self.tok_emb(prev),
-                self.pos_emb(jnp.full(prompt_ids.shape, t, jnp.int32)),
-            ],
-            axis=-1,
-        )
-        carry, h = self.cell(carry, x)
-        return carry, self.head(h)
-
-    def __call__(self, prompt_ids):
-        """Logits ``[B, V]`` of the first token (used to create the parameters)."""
-        carry = self.initial_carry(prompt_ids.shape[0])
-        prev = jnp.full(prompt_ids.shape, BOS, jnp.int32)
-        return self.step(carry, prompt_ids, prev, 0)[1]
-
-
-def evaluate_objective(objective: Any, rollouts: Rollouts) -> tuple[Any, jax.Array]:
+def evaluate_objective(objective: Any, rollouts: rd.Rollouts) -> tuple[Any, jax.Array]:
     """``(RewardOutput, advantage mask [P, G])`` for any arm.
 
     Gated objectives say themselves which members enter the group statistics
@@ -106,8 +65,18 @@ def evaluate_objective(objective: Any, rollouts: Rollouts) -> tuple[Any, jax.Arr
     return out, out.accepted
 
 
+def _kl_per_token(logp: jax.Array, logp0: jax.Array) -> jax.Array:
+    """Exact ``KL(pi(.|y_<t) || pi_0(.|y_<t))`` per position, ``[B, T, V]`` -> ``[B, T]``."""
+    return jnp.sum(jnp.exp(logp) * (logp - logp0), axis=-1)
+
+
 class Trainer:
-    """Jitted warm start, GRPO chunk and evaluation for one `TrainConfig`."""
+    """Jitted warm start, GRPO chunk and evaluation for one `TrainConfig`.
+
+    Attributes:
+      chunk_traces: how many times the GRPO chunk has been traced (one per
+        compilation: a new chunk length or objective tree structure).
+    """
 
     def __init__(self, config: TrainConfig):
         self.config = config
@@ -126,6 +95,7 @@ class Trainer:
         self.warm_start = self._jit(jax.vmap(self._warm_start))
         self.init_opt = self._jit(jax.vmap(self.optimizer.init))
         self._chunks: dict[int, Any] = {}
+        self.chunk_traces = 0
         self.evaluate = self._jit(jax.vmap(self._evaluate))
 
     def train_chunk(self, state, objective, params0, env, noise, num_steps: int):
@@ -140,43 +110,6 @@ class Trainer:
             self._chunks[num_steps] = self._jit(jax.vmap(fn, in_axes=(0, None, 0, 0, 0)))
         return self._chunks[num_steps](state, objective, params0, env, noise)
 
-    # ------------------------------------------------------------ sampling
-    def sample(self, params, key, prompt_ids):
-        """``[B, T]`` responses; after the first EOS every token is EOS (padding)."""
-        b = prompt_ids.shape[0]
-
-        def body(carry, xs):
-            h, prev, done = carry
-            t, k = xs
-            h, logits = self.model.apply(params, h, prompt_ids, prev, t, method="step")
-            tok = jax.random.categorical(k, logits).astype(jnp.int32)
-            tok = jnp.where(done, genv.EOS, tok)
-            return (h, tok, done | (tok == genv.EOS)), tok
-
-        init = (
-            jnp.zeros((b, self.config.hidden), jnp.float32),
-            jnp.full((b,), BOS, jnp.int32),
-            jnp.zeros((b,), bool),
-        )
-        steps = jnp.arange(genv.SEQ_LEN, dtype=jnp.int32)
-        _, tokens = jax.lax.scan(body, init, (steps, jax.random.split(key, genv.SEQ_LEN)))
-        return tokens.T
-
-    def _log_probs(self, params, prompt_ids, tokens):
-        """Teacher-forced log-probabilities ``[B, T, V]`` (a scan over positions)."""
-        b = prompt_ids.shape[0]
-        prev = jnp.concatenate([jnp.full((b, 1), BOS, jnp.int32), tokens[:, :-1]], axis=1)
-
-        def body(h, xs):
-            t, prev_t = xs
-            h, logits = self.model.apply(params, h, prompt_ids, prev_t, t, method="step")
-            return h, logits
-
-        steps = jnp.arange(genv.SEQ_LEN, dtype=jnp.int32)
-        h0 = jnp.zeros((b, self.config.hidden), jnp.float32)
-        _, logits = jax.lax.scan(body, h0, (steps, prev.T))
-        return jax.nn.log_softmax(jnp.swapaxes(logits, 0, 1), axis=-1)
-
     # ---------------------------------------------------------- warm start
     def _warm_start(self, key):
         """(params, env): the supervised 'base model' of one seed."""
@@ -189,7 +122,7 @@ class Trainer:
         opt = optax.adam(c.warmup_learning_rate)
 
         def loss_fn(p, demos):
-            logp = self._log_probs(p, prompt_ids, demos)
+            logp = log_probs(self.model, p, prompt_ids, demos)
             nll = -jnp.take_along_axis(logp, demos[..., None], axis=-1)[..., 0]
             m = genv.token_mask(demos).astype(jnp.float32)
             return jnp.sum(nll * m) / jnp.sum(m)
@@ -206,24 +139,17 @@ class Trainer:
         return params, env
 
     # ---------------------------------------------------------------- GRPO
-    def _rollouts(self, tokens, env, judged):
-        return Rollouts(
-            correct=judged[..., 0].astype(jnp.float32),
-            rubric=judged.astype(jnp.float32),
-            token_rewards=genv.token_agreement(tokens, env.reference[:, None, :]),
-            token_mask=genv.token_mask(tokens),
-        )
-
     def _train_chunk(self, state, objective, params0, env, noise, num_steps):
+        self.chunk_traces += 1
         c = self.config
         p, g, t = c.num_prompts, c.group_size, genv.SEQ_LEN
         prompt_ids = jnp.repeat(jnp.arange(p, dtype=jnp.int32), g)
 
         def loss_fn(params, tokens, tmask, adv):
-            logp = self._log_probs(params, prompt_ids, tokens)
-            logp0 = jax.lax.stop_gradient(self._log_probs(params0, prompt_ids, tokens))
+            logp = log_probs(self.model, params, prompt_ids, tokens)
+            logp0 = jax.lax.stop_gradient(log_probs(self.model, params0, prompt_ids, tokens))
             lp_tok = jnp.take_along_axis(logp, tokens[..., None], axis=-1)[..., 0]
-            kl_t = jnp.sum(jnp.exp(logp) * (logp - logp0), axis=-1)
+            kl_t = _kl_per_token(logp, logp0)
             m = tmask.astype(jnp.float32)
             per_seq = jnp.sum(m * (-adv[:, None] * lp_tok + c.kl_coef * kl_t), axis=-1)
             loss = jnp.mean(per_seq / jnp.sum(m, axis=-1))
@@ -232,21 +158,20 @@ class Trainer:
         def one_step(carry, _):
             params, opt_state, key = carry
             key, k_sample, k_noise = jax.random.split(key, 3)
-            flat = self.sample(params, k_sample, prompt_ids)
+            flat = sample(self.model, params, k_sample, prompt_ids)
             tokens = flat.reshape(p, g, t)
-            checks = genv.rubric_checks(tokens, env.answer[:, None])
-            judged = genv.flip_checks(k_noise, checks, noise)
-            rollouts = self._rollouts(tokens, env, judged)
-            out, mask = evaluate_objective(objective, rollouts)
-            adv = _adv.grpo(out.total, mask=mask)
+            checks = rubric.rubric_checks(tokens, env.answer[:, None])
+            judged = rubric.flip_checks(k_noise, checks, noise)
+            out, mask = evaluate_objective(objective, genv.make_rollouts(tokens, env, judged))
+            adv = rd.advantages.grpo(out.total, mask=mask)
             (_, kl), grads = jax.value_and_grad(loss_fn, has_aux=True)(
                 params, flat, genv.token_mask(flat), adv.reshape(-1)
             )
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
             metrics = {
-                "gold": jnp.mean(genv.gold(checks)),
-                "proxy": jnp.mean(genv.proxy(checks)),
+                "gold": jnp.mean(rubric.gold(checks)),
+                "proxy": jnp.mean(rubric.proxy(checks)),
                 # the gate's verdict before group filtering (1 for dense objectives) ...
                 "accepted": out.stats.get("gate/pass_rate", jnp.mean(out.accepted)),
                 # ... and ``RewardOutput.accepted``, after it
@@ -265,15 +190,15 @@ class Trainer:
         c = self.config
         p, g = c.num_prompts, c.eval_samples
         prompt_ids = jnp.repeat(jnp.arange(p, dtype=jnp.int32), g)
-        flat = self.sample(params, key, prompt_ids)
-        logp = self._log_probs(params, prompt_ids, flat)
-        logp0 = self._log_probs(params0, prompt_ids, flat)
+        flat = sample(self.model, params, key, prompt_ids)
+        logp = log_probs(self.model, params, prompt_ids, flat)
+        logp0 = log_probs(self.model, params0, prompt_ids, flat)
         m = genv.token_mask(flat).astype(jnp.float32)
-        kl = jnp.sum(m * jnp.sum(jnp.exp(logp) * (logp - logp0), axis=-1), axis=-1)
-        checks = genv.rubric_checks(flat.reshape(p, g, -1), env.answer[:, None])
+        kl = jnp.sum(m * _kl_per_token(logp, logp0), axis=-1)
+        checks = rubric.rubric_checks(flat.reshape(p, g, -1), env.answer[:, None])
         return {
-            "gold": jnp.mean(genv.gold(checks)),
-            "proxy": jnp.mean(genv.proxy(checks)),
+            "gold": jnp.mean(rubric.gold(checks)),
+            "proxy": jnp.mean(rubric.proxy(checks)),
             "kl": jnp.mean(kl),
             "items": jnp.mean(checks.astype(jnp.float32), axis=(0, 1)),
             "length": jnp.mean(jnp.sum(m, axis=-1)),
