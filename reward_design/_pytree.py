@@ -100,13 +100,15 @@ def wrap_callable(
 
     Args:
       obj: the user's object.
-      name: the argument's name for the error message (e.g. ``"Gated.inner"``).
-      expected: what a valid value looks like (e.g. ``"inner(rollouts) -> RewardOutput"``).
+      name: the argument's name for the error message (e.g. ``"Gated.gate"``).
+      expected: what a valid value is, completing "``name`` must be ..." (e.g.
+        ``"a gate, gate(rollouts) -> [P, G] bool"``).
       wrap: builds the static wrapper from a plain callable.
 
     Raises:
-      TypeError: naming ``name`` when ``obj`` is not callable.
+      TypeError: ``"{name} must be {expected}; got {obj!r}."`` when ``obj`` is
+        not callable.
     """
     if not callable(obj):
-        raise TypeError(f"{name} must be callable as {expected}; got {obj!r}.")
+        raise TypeError(f"{name} must be {expected}; got {obj!r}.")
     return wrap(obj) if is_plain_callable(obj) else obj

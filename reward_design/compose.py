@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from reward_design._pytree import pytree_dataclass
+from reward_design._pytree import pytree_dataclass, wrap_callable
 from reward_design.rollouts import Rollouts
 from reward_design.terms import FunctionTerm
 
@@ -45,15 +45,13 @@ def as_term(term: Any, name: str = "term") -> Any:
     Pytree dataclass terms pass through; a plain callable (a function, a
     lambda, a ``functools.partial``) is wrapped in `FunctionTerm` so it is
     treated as static by ``jax.jit``.
+
+    Raises:
+      TypeError: naming the term when it is not callable.
     """
-    if not callable(term):
-        raise TypeError(
-            f"term {name!r} must be callable as term(rollouts) -> [P, G]; got {term!r}."
-        )
-    leaves = jax.tree_util.tree_leaves(term)
-    if len(leaves) == 1 and leaves[0] is term:
-        return FunctionTerm(fn=term)
-    return term
+    return wrap_callable(
+        term, f"term {name!r}", "callable as term(rollouts) -> [P, G]", wrap=FunctionTerm
+    )
 
 
 def _zero_masked_members(rollouts: Rollouts, mask: jax.Array) -> Rollouts:

@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from reward_design._hyper import as_float_leaf, as_float_vector
-from reward_design._hyper import set_float_leaf as _set_weight
+from reward_design._checks import as_float_leaf, as_float_vector
+from reward_design._checks import set_float_leaf as _set_weight
 from reward_design._pytree import pytree_dataclass
 from reward_design._reduce import items_dot, items_masked_sum, items_sum
 from reward_design.rollouts import Rollouts

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from reward_design.calibration._inputs import prepare
+from reward_design.calibration._prepare import prepare
 
 __all__ = ["auroc"]
 

@@ -9,7 +9,8 @@ import jax.numpy as jnp
 from flax import struct
 from jax.typing import ArrayLike
 
-from reward_design.calibration._inputs import check_static, prepare
+from reward_design._checks import check_binning
+from reward_design.calibration._prepare import prepare
 
 __all__ = ["ReliabilityBins", "bin_edges", "reliability_bins"]
 
@@ -85,7 +86,7 @@ def bin_edges(
       strategy: ``"uniform"`` or ``"quantile"`` (static).
       mask: optional boolean mask of the elements to use.
     """
-    check_static(num_bins, strategy, "bin_edges")
+    check_binning(num_bins, strategy, "bin_edges")
     c, _, w = prepare(confidence, jnp.zeros(jnp.shape(confidence)), mask, "bin_edges")
     return _edges(c, w, num_bins, strategy)
 
@@ -114,7 +115,7 @@ def reliability_bins(
     Returns:
       `ReliabilityBins`.
     """
-    check_static(num_bins, strategy, "reliability_bins")
+    check_binning(num_bins, strategy, "reliability_bins")
     c, y, w = prepare(confidence, correct, mask, "reliability_bins")
     edges, _, counts, conf_sum, acc_sum = _bins(c, y, w, num_bins, strategy)
     safe = jnp.maximum(counts, 1e-30)

@@ -9,8 +9,9 @@ import jax.numpy as jnp
 from flax import struct
 from jax.typing import ArrayLike
 
+from reward_design._checks import check_binning
 from reward_design.calibration._binning import _bins
-from reward_design.calibration._inputs import check_static, prepare
+from reward_design.calibration._prepare import prepare
 
 __all__ = ["BrierDecomposition", "brier_decomposition"]
 
@@ -73,7 +74,7 @@ def brier_decomposition(
       Stephenson, Coelho & Jolliffe, "Two Extra Components in the Brier
       Score Decomposition", Weather and Forecasting 23(4), 2008.
     """
-    check_static(num_bins, strategy, "brier_decomposition")
+    check_binning(num_bins, strategy, "brier_decomposition")
     c, y, w = prepare(confidence, correct, mask, "brier_decomposition")
     return _decompose(c, y, w, num_bins, strategy)
 

@@ -6,11 +6,11 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
+from reward_design._checks import check_binning, check_labels, check_unit
 from reward_design.calibration._binning import _bins
-from reward_design.calibration._inputs import check_static, check_unit, prepare
+from reward_design.calibration._prepare import prepare
 
 __all__ = [
     "expected_calibration_error",
@@ -62,7 +62,7 @@ def expected_calibration_error(
       Binning", AAAI 2015.
       Guo et al., "On Calibration of Modern Neural Networks", arXiv 1706.04599.
     """
-    check_static(num_bins, strategy, "expected_calibration_error")
+    check_binning(num_bins, strategy, "expected_calibration_error")
     c, y, w = prepare(confidence, correct, mask, "expected_calibration_error")
     counts, gap = _gaps(c, y, w, num_bins, strategy)
     return jnp.sum(counts * gap) / jnp.sum(counts)
@@ -83,7 +83,7 @@ def maximum_calibration_error(
       Naeini et al., "Obtaining Well Calibrated Probabilities Using Bayesian
       Binning", AAAI 2015.
     """
-    check_static(num_bins, strategy, "maximum_calibration_error")
+    check_binning(num_bins, strategy, "maximum_calibration_error")
     c, y, w = prepare(confidence, correct, mask, "maximum_calibration_error")
     counts, gap = _gaps(c, y, w, num_bins, strategy)
     return jnp.max(jnp.where(counts > 0, gap, 0.0))
@@ -91,21 +91,11 @@ def maximum_calibration_error(
 
 def _check_probs(probs: ArrayLike, labels: ArrayLike, fn: str) -> tuple[jax.Array, jax.Array]:
     p = jnp.asarray(probs)
-    y = jnp.asarray(labels)
     if p.ndim != 2 or p.shape[1] < 2:
         raise ValueError(f"{fn}: probs must have shape [N, C] with C >= 2; got shape {p.shape}.")
-    if y.shape != p.shape[:1]:
-        raise ValueError(f"{fn}: labels must have shape [N] = [{p.shape[0]}]; got {y.shape}.")
-    if not jnp.issubdtype(y.dtype, jnp.integer):
-        raise TypeError(f"{fn}: labels must be integer class indices; got dtype {y.dtype}.")
     check_unit(probs, "probs", fn)
-    if not isinstance(labels, jax.core.Tracer):
-        arr = np.asarray(labels)
-        if arr.size and (arr.min() < 0 or arr.max() >= p.shape[1]):
-            raise ValueError(
-                f"{fn}: labels must lie in [0, {p.shape[1]}); got range [{arr.min()}, {arr.max()}]."
-            )
-    return p, y
+    check_labels(labels, p.shape[1], shape=p.shape[:1], name=f"{fn}: labels")
+    return p, jnp.asarray(labels)
 
 
 def top_label_calibration_error(
@@ -165,7 +155,7 @@ def classwise_calibration_error(
       Kull et al., "Beyond temperature scaling: Obtaining well-calibrated
       multiclass probabilities with Dirichlet calibration", arXiv 1910.12656.
     """
-    check_static(num_bins, strategy, "classwise_calibration_error")
+    check_binning(num_bins, strategy, "classwise_calibration_error")
     p, y = _check_probs(probs, labels, "classwise_calibration_error")
     dtype = jnp.promote_types(p.dtype, jnp.float32)
     p = p.astype(dtype)

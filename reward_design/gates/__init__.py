@@ -9,13 +9,13 @@ baseline (the rubric as a reward); see docs/gates.md.
 
 from reward_design.gates._all_of import AllOf as AllOf
 from reward_design.gates._at_least import AtLeast as AtLeast
+from reward_design.gates._base import And as And
+from reward_design.gates._base import FunctionGate as FunctionGate
 from reward_design.gates._base import Gate as Gate
-from reward_design.gates._combinators import And as And
-from reward_design.gates._combinators import Not as Not
-from reward_design.gates._combinators import Or as Or
+from reward_design.gates._base import Not as Not
+from reward_design.gates._base import Or as Or
+from reward_design.gates._base import gate_from_fn as gate_from_fn
 from reward_design.gates._essential import Essential as Essential
-from reward_design.gates._function_gate import FunctionGate as FunctionGate
-from reward_design.gates._function_gate import gate_from_fn as gate_from_fn
 from reward_design.gates._gated import Gated as Gated
 from reward_design.gates._group_filter import GroupFilter as GroupFilter
 from reward_design.gates._rubric import rubric_passes as rubric_passes

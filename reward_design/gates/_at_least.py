@@ -8,16 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from reward_design._checks import check_pass_threshold, check_scalar, is_concrete
 from reward_design._pytree import pytree_dataclass
 from reward_design._reduce import items_sum
-from reward_design.gates._base import Gate
-from reward_design.gates._rubric import (
-    check_pass_threshold,
-    check_scalar,
-    finish,
-    is_concrete,
-    rubric_passes,
-)
+from reward_design.gates._base import Gate, finish
+from reward_design.gates._rubric import rubric_passes
 from reward_design.rollouts import Rollouts
 
 __all__ = ["AtLeast"]

@@ -1,37 +1,196 @@
-"""`Gate`: the common base of rubric gates (boolean operators only).
+"""`Gate`, its boolean algebra (`Not`, `And`, `Or`) and `FunctionGate`.
 
 A gate is a frozen pytree dataclass called as ``gate(rollouts) -> [P, G]``
-bool, the rollouts it accepts. Every gate returns ``verdict & rollouts.valid_mask``:
-a masked-out (padding) rollout is never accepted, so gates compose without
-re-checking masks. Gates combine with ``&``, ``|`` and ``~`` (`And`, `Or`,
-`Not`).
+bool, the rollouts it accepts. Every gate returns ``verdict & rollouts.valid_mask``
+(`finish`): a masked-out (padding) rollout is never accepted, so gates compose
+without re-checking masks. Gates combine with ``&``, ``|`` and ``~``.
+
+The base class and the combinators its operators build live in this one
+module, so that no gate module imports another one back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["Gate"]
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from reward_design._pytree import pytree_dataclass, wrap_callable
+from reward_design.rollouts import Rollouts
+
+__all__ = ["And", "FunctionGate", "Gate", "Not", "Or", "as_gate", "finish", "gate_from_fn"]
+
+
+def finish(verdict: jax.Array, rollouts: Rollouts, owner: str) -> jax.Array:
+    """``verdict & valid_mask``: a gate never accepts a masked-out rollout.
+
+    Raises:
+      ValueError: a verdict that is not ``[P, G]``. TypeError: a non-boolean one.
+    """
+    verdict = jnp.asarray(verdict)
+    mask = rollouts.valid_mask
+    if verdict.shape != mask.shape:
+        raise ValueError(
+            f"{owner} must give a [P, G] = {list(mask.shape)} verdict; got shape {verdict.shape}."
+        )
+    if verdict.dtype != jnp.bool_:
+        raise TypeError(f"{owner} must give a boolean verdict; got dtype {verdict.dtype}.")
+    return verdict & mask
 
 
 class Gate:
     """Base class of gates: gives ``&`` (`And`), ``|`` (`Or`) and ``~`` (`Not`).
 
-    Subclasses are ``flax.struct`` dataclasses implementing
+    Subclasses are pytree dataclasses implementing
     ``__call__(rollouts) -> [P, G] bool``.
     """
 
-    def __and__(self, other: Any) -> Any:
-        from reward_design.gates._combinators import And
-
+    def __and__(self, other: Any) -> And:
         return And(self, other)
 
-    def __or__(self, other: Any) -> Any:
-        from reward_design.gates._combinators import Or
-
+    def __or__(self, other: Any) -> Or:
         return Or(self, other)
 
-    def __invert__(self) -> Any:
-        from reward_design.gates._combinators import Not
-
+    def __invert__(self) -> Not:
         return Not(self)
+
+
+@pytree_dataclass
+class FunctionGate(Gate):
+    """A gate from a user function: ``accept = fn(rollouts) & valid_mask``.
+
+    ``fn`` is static (part of the compiled program's identity, so a new
+    function compiles anew). Numbers you want to change without recompiling
+    go in ``params``, a pytree of traced leaves passed as ``fn(rollouts, params)``.
+
+    Args:
+      fn: ``fn(rollouts) -> [P, G] bool`` or, with ``params``,
+        ``fn(rollouts, params) -> [P, G] bool``. Must be jittable if the gate
+        is used under ``jax.jit``.
+      params: optional pytree of hyperparameters (traced).
+
+    Raises:
+      TypeError: if ``fn`` is not callable; when called, if it returns a
+        non-boolean array. ValueError: if it returns a shape other than
+        ``[P, G]``.
+
+    Example:
+      >>> short = FunctionGate(lambda r, p: r.correct > p, params=0.5)
+    """
+
+    fn: Callable[..., jax.Array] = struct.field(pytree_node=False)
+    params: Any = None
+
+    def __post_init__(self):
+        if not callable(self.fn):
+            raise TypeError(f"FunctionGate.fn must be callable; got {self.fn!r}.")
+
+    def __call__(self, rollouts: Rollouts) -> jax.Array:
+        name = f"FunctionGate({getattr(self.fn, '__name__', type(self.fn).__name__)})"
+        verdict = self.fn(rollouts) if self.params is None else self.fn(rollouts, self.params)
+        return finish(verdict, rollouts, name)
+
+
+def gate_from_fn(fn: Callable[..., jax.Array], params: Any = None) -> FunctionGate:
+    """Returns ``FunctionGate(fn, params)``: a gate from any function of `Rollouts`.
+
+    Args:
+      fn: ``fn(rollouts) -> [P, G] bool`` (or ``fn(rollouts, params)``).
+      params: optional pytree of traced hyperparameters passed to ``fn``.
+
+    Returns:
+      A `FunctionGate`.
+    """
+    return FunctionGate(fn=fn, params=params)
+
+
+def as_gate(gate: Any, owner: str) -> Any:
+    """``gate`` as a pytree field: gate dataclasses pass, a plain function becomes a `FunctionGate`.
+
+    Raises:
+      TypeError: naming ``owner`` when ``gate`` is not callable.
+    """
+    return wrap_callable(gate, owner, "a gate, gate(rollouts) -> [P, G] bool", wrap=FunctionGate)
+
+
+def _gates_tuple(args: tuple, gates: Sequence[Any] | None, owner: str) -> tuple:
+    if gates is not None and args:
+        raise TypeError(f"{owner}: pass the gates positionally or as gates=[...], not both.")
+    items = tuple(args if gates is None else gates)
+    if len(items) == 1 and isinstance(items[0], list | tuple):
+        items = tuple(items[0])
+    if not items:
+        raise ValueError(f"{owner} needs at least one gate; got none.")
+    return tuple(as_gate(item, f"{owner} (each gate)") for item in items)
+
+
+@pytree_dataclass
+class Not(Gate):
+    """Accepts the valid rollouts that ``gate`` rejects: ``accept = ~gate(r) & valid_mask``.
+
+    Args:
+      gate: the gate to negate (a pytree child: its hyperparameters stay traced).
+    """
+
+    gate: Any
+
+    def __post_init__(self):
+        gate = as_gate(self.gate, "Not.gate")
+        if gate is not self.gate:
+            object.__setattr__(self, "gate", gate)
+
+    def __call__(self, rollouts: Rollouts) -> jax.Array:
+        return finish(~jnp.asarray(self.gate(rollouts)), rollouts, "Not")
+
+
+@pytree_dataclass
+class And(Gate):
+    """Accepts a rollout when every gate accepts it: ``accept = AND_i gate_i(r)``.
+
+    Construct as ``And(g1, g2, ...)``, ``And([g1, g2])`` or ``g1 & g2``.
+
+    Args:
+      gates: the gates (pytree children).
+
+    Raises:
+      ValueError: if no gate is given. TypeError: if one is not callable.
+    """
+
+    gates: tuple = ()
+
+    def __init__(self, *args: Any, gates: Sequence[Any] | None = None):
+        object.__setattr__(self, "gates", _gates_tuple(args, gates, "And"))
+
+    def __call__(self, rollouts: Rollouts) -> jax.Array:
+        verdict = jnp.asarray(self.gates[0](rollouts))
+        for gate in self.gates[1:]:
+            verdict = verdict & jnp.asarray(gate(rollouts))
+        return finish(verdict, rollouts, "And")
+
+
+@pytree_dataclass
+class Or(Gate):
+    """Accepts a rollout when any gate accepts it: ``accept = OR_i gate_i(r)``.
+
+    Construct as ``Or(g1, g2, ...)``, ``Or([g1, g2])`` or ``g1 | g2``.
+
+    Args:
+      gates: the gates (pytree children).
+
+    Raises:
+      ValueError: if no gate is given. TypeError: if one is not callable.
+    """
+
+    gates: tuple = ()
+
+    def __init__(self, *args: Any, gates: Sequence[Any] | None = None):
+        object.__setattr__(self, "gates", _gates_tuple(args, gates, "Or"))
+
+    def __call__(self, rollouts: Rollouts) -> jax.Array:
+        verdict = jnp.asarray(self.gates[0](rollouts))
+        for gate in self.gates[1:]:
+            verdict = verdict | jnp.asarray(gate(rollouts))
+        return finish(verdict, rollouts, "Or")

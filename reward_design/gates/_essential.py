@@ -9,11 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from reward_design._checks import check_pass_threshold
 from reward_design._pytree import pytree_dataclass
 from reward_design._reduce import items_all
-from reward_design.gates._base import Gate
-from reward_design.gates._function_gate import as_gate
-from reward_design.gates._rubric import check_pass_threshold, finish, rubric_passes
+from reward_design.gates._base import Gate, as_gate, finish
+from reward_design.gates._rubric import rubric_passes
 from reward_design.rollouts import Rollouts
 
 __all__ = ["Essential"]

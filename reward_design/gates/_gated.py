@@ -9,11 +9,11 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from reward_design._checks import check_scalar
 from reward_design._pytree import pytree_dataclass
 from reward_design.compose import Objective, RewardOutput
-from reward_design.gates._function_gate import as_gate
+from reward_design.gates._base import as_gate
 from reward_design.gates._group_filter import GroupFilter
-from reward_design.gates._rubric import check_scalar
 from reward_design.rollouts import Rollouts
 
 __all__ = ["Gated"]

@@ -10,9 +10,9 @@ import numpy as np
 from flax import struct
 from jax.typing import ArrayLike
 
+from reward_design._checks import check_scalar, is_concrete
 from reward_design._pytree import pytree_dataclass
 from reward_design._reduce import items_sum
-from reward_design.gates._rubric import check_scalar, is_concrete
 
 __all__ = ["GroupFilter"]
 

@@ -7,11 +7,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from reward_design._hyper import as_float_vector
+from reward_design._checks import as_float_vector, check_pass_threshold, check_scalar
 from reward_design._pytree import pytree_dataclass
 from reward_design._reduce import items_dot
-from reward_design.gates._base import Gate
-from reward_design.gates._rubric import check_pass_threshold, check_scalar, finish, rubric_passes
+from reward_design.gates._base import Gate, finish
+from reward_design.gates._rubric import rubric_passes
 from reward_design.rollouts import Rollouts
 
 __all__ = ["WeightedThreshold"]

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from reward_design.halos._checks import is_concrete, preference_pairs, scalar_hyper
+from reward_design._checks import is_concrete, preference_pairs, scalar_hyper
 
 __all__ = ["dpo_loss", "DPO_LOSS_TYPES"]
 

@@ -35,14 +35,14 @@ import numpy as np
 from flax import struct
 from jax.typing import ArrayLike
 
-from reward_design._hyper import set_float_leaf
-from reward_design._pytree import pytree_dataclass
-from reward_design.halos._checks import (
+from reward_design._checks import (
     bool_labels,
     float_vector,
     reference_point_array,
     same_length,
+    set_float_leaf,
 )
+from reward_design._pytree import pytree_dataclass
 from reward_design.halos._value import KahnemanTverskyValue, as_value_function
 
 __all__ = ["HALO", "kto_halo", "dpo_halo", "kahneman_tversky_halo"]

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design.halos._checks import (
+from reward_design._checks import (
     bool_labels,
     float_vector,
     reference_point_array,

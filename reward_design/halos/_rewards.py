@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design.halos._checks import float_vector, preference_pairs, same_length, scalar_hyper
+from reward_design._checks import float_vector, preference_pairs, same_length, scalar_hyper
 
 __all__ = ["implicit_reward", "PreferenceRewards", "preference_rewards"]
 

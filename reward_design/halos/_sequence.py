@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from reward_design._reduce import items_masked_sum
-from reward_design.halos._checks import host_values
+from reward_design._checks import host_values
 
 __all__ = ["SequenceLogps", "sequence_logps", "token_logps"]
 

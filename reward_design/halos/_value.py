@@ -28,9 +28,8 @@ import numpy as np
 from flax import struct
 from jax.typing import ArrayLike
 
-from reward_design._hyper import set_float_leaf
-from reward_design._pytree import pytree_dataclass
-from reward_design.halos._checks import host_values, scalar_hyper
+from reward_design._checks import host_values, scalar_hyper, set_float_leaf
+from reward_design._pytree import pytree_dataclass, wrap_callable
 
 __all__ = [
     "kahneman_tversky_value",
@@ -236,11 +235,8 @@ def as_value_function(value: Any) -> Any:
 
     Dataclass pytrees (with ``__call__``) pass unchanged so that their numeric
     fields stay traced; plain callables are wrapped in `FunctionValue`.
+
+    Raises:
+      TypeError: if ``value`` is not callable.
     """
-    if isinstance(value, FunctionValue | KahnemanTverskyValue):
-        return value
-    if hasattr(value, "__dataclass_fields__") and callable(value):
-        return value
-    if callable(value):
-        return FunctionValue(value)
-    raise TypeError(f"value must be a callable v(z) -> value; got {value!r}.")
+    return wrap_callable(value, "value", "a callable v(z) -> value", wrap=FunctionValue)

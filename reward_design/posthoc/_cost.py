@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from reward_design.posthoc._checks import is_concrete
+from reward_design._checks import is_concrete
 
 __all__ = [
     "validate_cost_matrix",

@@ -18,7 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from reward_design.posthoc._checks import check_labels, check_probs
+from reward_design._checks import check_labels, check_probs
 from reward_design.posthoc._cost import validate_cost_matrix, with_reject_option
 
 __all__ = ["bayes_decision", "expected_cost", "bayes_risk", "realized_cost", "utility"]

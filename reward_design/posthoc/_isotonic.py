@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from reward_design.posthoc._checks import check_scores, is_concrete
+from reward_design._checks import check_scores, is_concrete
 from reward_design.posthoc._platt import check_binary_targets
 
 __all__ = ["IsotonicCalibration", "pool_adjacent_violators"]

@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from reward_design.posthoc._checks import check_logits, is_concrete
+from reward_design._checks import check_logits, is_concrete
 
 __all__ = ["proxy_tune"]
 

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from reward_design.posthoc._checks import check_labels, check_logits
+from reward_design._checks import check_labels, check_logits
 from reward_design.posthoc._lbfgs import minimize_lbfgs
 
 __all__ = ["TemperatureScaling"]

@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from reward_design.posthoc._checks import is_concrete
+from reward_design._checks import is_concrete
 from reward_design.posthoc._cost import validate_cost_matrix
 
 __all__ = ["binary_threshold"]

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from reward_design.posthoc._checks import check_scores
+from reward_design._checks import check_scores
 from reward_design.posthoc._cost import validate_cost_matrix
 from reward_design.posthoc._platt import check_binary_targets
 

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from reward_design.posthoc._checks import check_labels, check_logits, is_concrete
+from reward_design._checks import check_labels, check_logits, is_concrete
 from reward_design.posthoc._cost import validate_cost_matrix
 
 __all__ = [

@@ -19,6 +19,7 @@ Example:
   0.04...
 """
 
+from reward_design._checks import validate_forecast as validate_forecast
 from reward_design.scoring_rules._audit import IncentiveReport as IncentiveReport
 from reward_design.scoring_rules._audit import audit_confidence_reward as audit_confidence_reward
 from reward_design.scoring_rules._brier import brier as brier
@@ -40,7 +41,6 @@ from reward_design.scoring_rules._ranked_probability import (
 from reward_design.scoring_rules._spherical import pseudospherical as pseudospherical
 from reward_design.scoring_rules._spherical import spherical as spherical
 from reward_design.scoring_rules._spherical import spherical_binary as spherical_binary
-from reward_design.scoring_rules._validate import validate_forecast as validate_forecast
 
 __all__ = [
     "AnswerChoiceReport",

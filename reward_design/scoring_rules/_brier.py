@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from reward_design._reduce import items_sum
-from reward_design.scoring_rules._common import binary, multiclass
+from reward_design.scoring_rules._forecast import binary, multiclass
 
 __all__ = ["brier", "brier_binary"]
 

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design.scoring_rules._common import binary, multiclass, outcome_prob
+from reward_design.scoring_rules._forecast import binary, multiclass, outcome_prob
 
 __all__ = ["log", "log_binary"]
 

@@ -6,7 +6,8 @@ import jax
 from jax.typing import ArrayLike
 
 from reward_design._reduce import items_sum
-from reward_design.scoring_rules._common import as_float, check_order, multiclass, outcome_prob
+from reward_design._checks import check_order
+from reward_design.scoring_rules._forecast import as_float, multiclass, outcome_prob
 
 __all__ = ["power"]
 

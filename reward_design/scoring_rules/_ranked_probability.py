@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from reward_design._reduce import UNROLL_MAX, accumulation_dtype, items_sum
-from reward_design.scoring_rules._common import multiclass
+from reward_design.scoring_rules._forecast import multiclass
 
 __all__ = ["ranked_probability"]
 

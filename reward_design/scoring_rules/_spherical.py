@@ -7,13 +7,8 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from reward_design._reduce import items_sum
-from reward_design.scoring_rules._common import (
-    as_float,
-    binary,
-    check_order,
-    multiclass,
-    outcome_prob,
-)
+from reward_design._checks import check_order
+from reward_design.scoring_rules._forecast import as_float, binary, multiclass, outcome_prob
 
 __all__ = ["spherical", "pseudospherical", "spherical_binary"]
 

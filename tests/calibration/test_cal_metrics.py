@@ -231,14 +231,14 @@ class TestErrors:
             cal.expected_calibration_error(CONF, CORRECT, strategy="equal")
         with pytest.raises(ValueError, match="num_bins"):
             cal.maximum_calibration_error(CONF, CORRECT, num_bins=0)
-        with pytest.raises(ValueError, match="mask must be boolean"):
+        with pytest.raises(TypeError, match="mask must be a boolean array"):
             cal.expected_calibration_error(CONF, CORRECT, mask=np.ones(N))
         with pytest.raises(ValueError, match="selects no element"):
             cal.expected_calibration_error(CONF, CORRECT, mask=np.zeros(N, bool))
 
     def test_multiclass_inputs(self):
         probs = RNG.dirichlet(np.ones(3), size=10)
-        with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+        with pytest.raises(ValueError, match=r"labels must be class indices in \[0, 3\)"):
             cal.top_label_calibration_error(probs, np.full(10, 3))
         with pytest.raises(TypeError, match="integer"):
             cal.classwise_calibration_error(probs, np.zeros(10))
