@@ -7,7 +7,8 @@
         evaluate.advance()
 
 With ``enabled=False`` nothing is imported or printed and every call is a
-no-op, so a study's code is the same in tests and on the command line.
+no-op, so a study's code is the same in tests and on the command line. The
+bars are at most 100 columns wide, like the tables.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from typing import Any
+
+from reward_design_studies.harness.tables import MAX_WIDTH
 
 __all__ = ["Bar", "Bars", "progress"]
 
@@ -68,6 +71,7 @@ def progress(enabled: bool, total: float | None = None, description: str = "") -
             bars.add(description, total)
         yield bars
         return
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -76,8 +80,11 @@ def progress(enabled: bool, total: float | None = None, description: str = "") -
         TimeElapsedColumn,
     )
 
+    console = Console()
+    if console.width > MAX_WIDTH:
+        console = Console(width=MAX_WIDTH)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), transient=False) as rich_progress:
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=False) as rich_progress:
         bars = Bars(rich_progress)
         if total is not None:
             bars.add(description, total)

@@ -1,4 +1,4 @@
-"""The "Misaligned by Design" study: data, shared training, metrics, JSON schema.
+"""The misaligned study (reward_design_studies.misaligned): data, training, metrics, JSON.
 
 The study itself runs at a tiny size (digits only, 2 seeds, 100 steps, a
 16-8 MLP) so that the default test run stays short; the CLI end to end is
@@ -15,14 +15,15 @@ import optax
 import pytest
 
 from reward_design.cli import main
-from reward_design.experiments import misaligned
-from reward_design.experiments._common import write_json
-from reward_design.experiments._misaligned_data import (
+from reward_design_studies import misaligned
+from reward_design_studies.harness import add_common_arguments, check_results, execute
+from reward_design_studies.misaligned.environment import (
     load_task,
     misclassification_cost,
     stratified_split,
 )
-from reward_design.experiments._misaligned_train import (
+from reward_design_studies.misaligned.metrics import arm_metrics
+from reward_design_studies.misaligned.training import (
     Net,
     NetConfig,
     TrainConfig,
@@ -30,7 +31,7 @@ from reward_design.experiments._misaligned_train import (
     train_models,
 )
 
-TINY = misaligned.StudyConfig(
+TINY = misaligned.MisalignedConfig(
     tasks=("digits",),
     cost_ratios=(1.0, 20.0),
     seeds=2,
@@ -44,11 +45,9 @@ TINY = misaligned.StudyConfig(
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    results = misaligned.run_study(TINY, progress=False)
     out = tmp_path_factory.mktemp("misaligned")
-    results["plots"] = [p.name for p in misaligned.make_plots(results, out)]
-    path = write_json(out / "misaligned.json", results)
-    return json.loads(path.read_text()), out
+    output = execute(misaligned.STUDY, TINY, out, progress=False)
+    return json.loads(output.json_path.read_text()), out
 
 
 # --------------------------------------------------------------------------- data
@@ -204,7 +203,7 @@ def test_arm_metrics_match_numpy(arm):
     logits = (rng.standard_normal((300, 3)) * 2).astype(np.float32)
     labels = rng.integers(0, 3, 300)
     cost = misclassification_cost(3, 2, 7.0)
-    got = misaligned._arm_metrics(arm, logits, labels, cost, 2, 1.7, 0.5, 15)
+    got = arm_metrics(arm, logits, labels, cost, 2, 1.7, 0.5, 15)
     ref = _np_reference(arm, logits.astype(np.float64), labels, cost.astype(np.float64), 2, 1.7)
     assert got["probe_accuracy"] == 0.5
     for k, v in ref.items():
@@ -216,10 +215,11 @@ def test_arm_metrics_match_numpy(arm):
 
 def test_json_schema(tiny):
     results, out = tiny
+    check_results(results)
     assert results["experiment"] == "misaligned"
     cfg = results["config"]
     assert cfg["headline"] == {"task": "digits", "cost_ratio": 20.0, "steps": 100}
-    assert cfg["seeds"] == 2
+    assert cfg["seeds"] == 2 and cfg["mode"] == "full"
     assert set(results["arms"]) == set(misaligned.ARMS)
     for cells in results["arms"].values():
         assert set(cells) == set(misaligned.METRICS)
@@ -242,10 +242,33 @@ def test_json_schema(tiny):
     # Utilities are minus a mean cost: in [-max cost, 0].
     for cells in results["arms"].values():
         assert all(-20.0 <= u <= 0.0 for u in cells["test_utility"]["per_seed"])
+    assert results["plots"] == [
+        "utility_vs_cost_ratio.png",
+        "probe_accuracy_vs_cost_ratio.png",
+        "gaps_vs_budget.png",
+    ]
     for name in results["plots"]:
         assert (out / name).stat().st_size > 10_000
-    table = misaligned.markdown_table(results)
-    assert "| symmetric_posthoc |" in table and "digits | 20 | 100" in table
+
+
+def test_table_and_headline(tiny):
+    results, out = tiny
+    table = (out / "misaligned.md").read_text()
+    assert table == misaligned.table(results) + "\n"
+    assert max(len(line) for line in table.splitlines()) <= 100
+    lines = table.splitlines()
+    arm_rows = [line for line in lines if line.startswith("| symmetric_posthoc ")]
+    assert len(arm_rows) >= 2  # the six metrics are split over several tables
+    cells = " ".join(arm_rows)
+    for metric in misaligned.METRICS:
+        assert sum(f"| {metric} " in line for line in lines) == 1, metric
+    mean = results["arms"]["symmetric_posthoc"]["test_utility"]["mean"]
+    assert f"{mean:.3f} [" in cells
+    sweep = [line.split("|")[1:4] for line in lines if line.startswith("| digits ")]
+    assert [c.strip() for c in sweep[-1]] == ["digits", "20", "100"]
+    line = misaligned.headline(results)
+    assert "\n" not in line and "digits r=20 100 steps" in line
+    assert len(f"misaligned: {line}") <= 100
 
 
 def test_arms_were_trained_identically_except_for_the_loss(tiny):
@@ -285,23 +308,30 @@ def test_cost_ratio_one_is_a_control(tiny):
 
 def test_config_validation_and_cli_options():
     with pytest.raises(ValueError, match="headline_cost_ratio"):
-        misaligned.StudyConfig(cost_ratios=(1.0, 5.0))
+        misaligned.MisalignedConfig(cost_ratios=(1.0, 5.0))
     with pytest.raises(ValueError, match="headline_steps"):
-        misaligned.StudyConfig(checkpoints=(300,))
+        misaligned.MisalignedConfig(checkpoints=(300,))
     with pytest.raises(ValueError, match="tasks"):
-        misaligned.StudyConfig(tasks=("cifar",))
+        misaligned.MisalignedConfig(tasks=("cifar",))
+    with pytest.raises(ValueError, match="seeds"):
+        misaligned.MisalignedConfig(seeds=1)
+    with pytest.raises(ValueError, match="hidden"):
+        misaligned.MisalignedConfig(hidden=(8, 0))
+    assert misaligned.MisalignedConfig.quick() == misaligned.MisalignedConfig(
+        seeds=3, checkpoints=(300, 1000), mode="quick"
+    )
     parser = argparse.ArgumentParser()
-    misaligned.add_arguments(parser)
-    quick = misaligned._config_from_args(parser.parse_args(["--quick"]))
-    assert quick.seeds == 3 and quick.checkpoints == (300, 1000)
+    add_common_arguments(parser, misaligned.STUDY)
+    quick = misaligned.config_from_args(parser.parse_args(["--quick"]))
+    assert quick.seeds == 3 and quick.checkpoints == (300, 1000) and quick.mode == "quick"
     assert (quick.headline_task, quick.headline_cost_ratio, quick.headline_steps) == (
         "mnist1d",
         20.0,
         1000,
     )
-    full = misaligned._config_from_args(parser.parse_args([]))
+    full = misaligned.config_from_args(parser.parse_args([]))
     assert full.seeds == 5 and full.cost_ratios == (1.0, 5.0, 20.0, 50.0)
-    custom = misaligned._config_from_args(
+    custom = misaligned.config_from_args(
         parser.parse_args(
             ["--cost-ratios", "3", "1", "--steps", "100", "--tasks", "digits", "--hidden", "32"]
         )
@@ -335,3 +365,4 @@ def test_cli_end_to_end(tmp_path):
     assert results["config"]["headline"] == {"task": "digits", "cost_ratio": 5.0, "steps": 50}
     assert (tmp_path / "utility_vs_cost_ratio.png").exists()
     assert (tmp_path / "probe_accuracy_vs_cost_ratio.png").exists()
+    assert (tmp_path / "misaligned.md").exists()

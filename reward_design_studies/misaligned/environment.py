@@ -1,4 +1,4 @@
-"""Data for the "Misaligned by Design" study: two locally generated tasks.
+"""The misaligned study's environment: two locally generated classification tasks.
 
 * ``digits``: scikit-learn's 8x8 handwritten digits (shipped with the
   package) turned into a rare-positive binary task, one digit against the
@@ -20,7 +20,17 @@ import dataclasses
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-__all__ = ["Task", "Split", "load_task", "stratified_split", "misclassification_cost"]
+__all__ = [
+    "PARTS",
+    "Task",
+    "Split",
+    "SeedSplits",
+    "load_task",
+    "stratified_split",
+    "split_per_seed",
+    "misclassification_cost",
+    "task_summary",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,3 +163,60 @@ def misclassification_cost(num_classes: int, critical_class: int, cost_ratio: fl
     per_class = np.ones(num_classes, dtype=np.float32)
     per_class[critical_class] = cost_ratio
     return np.asarray(rd.posthoc.cost_matrix_from_class_costs(per_class), dtype=np.float32)
+
+
+PARTS = ("train", "val", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedSplits:
+    """A task split once per seed, each part stacked on a leading seed axis ``[S, ...]``.
+
+    Every seed's split has the same sizes (they are stratified on the same
+    labels), so the seeds' datasets stack and the trainer can ``vmap`` over them.
+
+    Attributes:
+      task: the task that was split.
+      seeds: the split seeds, one per row of the stacked arrays.
+      x: ``{"train", "val", "test"}`` -> inputs ``[S, N_part, L, 1]``.
+      y: the same parts -> training labels ``[S, N_part]``.
+      y_full: ``{"train", "test"}`` -> the probe's full labels ``[S, N_part]``.
+    """
+
+    task: Task
+    seeds: tuple[int, ...]
+    x: dict[str, np.ndarray]
+    y: dict[str, np.ndarray]
+    y_full: dict[str, np.ndarray]
+
+
+def split_per_seed(
+    task: Task, seeds: list[int], val_fraction: float, test_fraction: float
+) -> SeedSplits:
+    """`stratified_split` of ``task`` for each seed, stacked (see `SeedSplits`)."""
+    splits = [stratified_split(task.y_full, val_fraction, test_fraction, seed=s) for s in seeds]
+
+    def stack(part: str, arr: np.ndarray) -> np.ndarray:
+        return np.stack([arr[getattr(sp, part)] for sp in splits])
+
+    return SeedSplits(
+        task=task,
+        seeds=tuple(seeds),
+        x={k: stack(k, task.x) for k in PARTS},
+        y={k: stack(k, task.y) for k in PARTS},
+        y_full={k: stack(k, task.y_full) for k in ("train", "test")},
+    )
+
+
+def task_summary(data: SeedSplits) -> dict:
+    """The JSON record of a task and its split sizes."""
+    task = data.task
+    return {
+        "description": task.description,
+        "num_classes": task.num_classes,
+        "critical_class": task.critical_class,
+        "num_examples": int(len(task.y)),
+        "split_sizes": {k: int(data.x[k].shape[1]) for k in PARTS},
+        "critical_fraction": float(np.mean(task.y == task.critical_class)),
+        "probe_labels": "10 digit classes" if task.name == "digits" else "10 MNIST-1D classes",
+    }

@@ -1,4 +1,4 @@
-"""Models and the shared training loop of the "Misaligned by Design" study.
+"""The misaligned study's models and the training loop both arms share.
 
 Both arms go through `train_models`: the same network, initialisation,
 optimiser, minibatch sequence and number of steps. The only argument that
@@ -11,6 +11,7 @@ compiled step serves a whole arm.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,7 +21,22 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-__all__ = ["NetConfig", "Net", "TrainConfig", "batch_indices", "train_models", "make_apply"]
+from reward_design_studies.misaligned.config import LOSS_NAMES
+
+__all__ = [
+    "NetConfig",
+    "Net",
+    "TrainConfig",
+    "ModelGroup",
+    "batch_indices",
+    "checksum",
+    "model_groups",
+    "symmetric_loss",
+    "weighted_loss",
+    "train_models",
+    "train_group",
+    "make_apply",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,3 +202,131 @@ def make_apply(net: Net) -> Callable[[Any, jax.Array], tuple[np.ndarray, np.ndar
         return np.asarray(logits), np.asarray(hidden)
 
     return apply
+
+
+# --------------------------------------------------------------------------- the two arms
+
+
+def symmetric_loss(logits: jax.Array, labels: jax.Array, _unused: jax.Array) -> jax.Array:
+    """The symmetric arm: mean softmax cross-entropy (the cost matrix is ignored)."""
+    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
+
+
+def weighted_loss(logits: jax.Array, labels: jax.Array, cost: jax.Array) -> jax.Array:
+    """The utility-weighted arm: `rd.posthoc.utility_weighted_cross_entropy` with ``cost``."""
+    import reward_design as rd
+
+    return rd.posthoc.utility_weighted_cross_entropy(logits, labels, cost)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelGroup:
+    """The models trained with one loss, side by side under ``vmap``.
+
+    Attributes:
+      name: ``"symmetric"`` or ``"utility_weighted"``.
+      loss_fn: ``loss_fn(logits, labels, loss_arg) -> scalar``.
+      loss_args: per-model ``loss_arg`` ``[M, ...]``.
+      seeds: the ``M`` models' seeds.
+      seed_index: ``[M]`` row of each model's data in the stacked splits.
+      cost_ratios: each model's cost ratio (None for the symmetric models).
+    """
+
+    name: str
+    loss_fn: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+    loss_args: np.ndarray
+    seeds: list[int]
+    seed_index: np.ndarray
+    cost_ratios: list[float | None]
+
+
+def model_groups(
+    seeds: Sequence[int], costs: np.ndarray, ratios: Sequence[float]
+) -> tuple[ModelGroup, ModelGroup]:
+    """Symmetric: one model per seed; weighted: one per (seed, cost ratio), seed-major."""
+    n = len(seeds)
+    symmetric = ModelGroup(
+        "symmetric", symmetric_loss, np.zeros(n, np.float32), list(seeds), np.arange(n), [None] * n
+    )
+    weighted = ModelGroup(
+        "utility_weighted",
+        weighted_loss,
+        np.tile(costs, (n, 1, 1)),
+        [s for s in seeds for _ in ratios],
+        np.repeat(np.arange(n), len(ratios)),
+        [float(r) for _ in seeds for r in ratios],
+    )
+    return symmetric, weighted
+
+
+def checksum(tree: Any) -> str:
+    """Short hash of a pytree of arrays (to show that arms share data and init)."""
+    h = hashlib.sha1()
+    for leaf in jax.tree_util.tree_leaves(tree):
+        h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _first_batches(keys: jax.Array, n_train: int, config: TrainConfig) -> np.ndarray:
+    """Each model's first ``chunk`` minibatches of indices, ``[M, chunk, batch]``."""
+
+    def model_batches(key):
+        steps = jnp.arange(config.chunk)
+        return jax.vmap(lambda t: batch_indices(key, t, n_train, config.batch_size))(steps)
+
+    return np.asarray(jax.jit(jax.vmap(model_batches))(keys))
+
+
+def train_group(
+    group: ModelGroup,
+    net: Net,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    config: TrainConfig,
+    on_chunk: Callable[[int], None] | None = None,
+) -> tuple[dict[int, Any], dict[str, Any]]:
+    """Trains a `ModelGroup` on its seeds' training splits.
+
+    Args:
+      x_train, y_train: the stacked training splits ``[S, N, ...]``; model m
+        reads row ``group.seed_index[m]``.
+
+    Returns:
+      ``({step: params}, record)``: `train_models`' checkpoints and the JSON
+      record of the training (loss, network, optimiser, and per model the
+      checksums of its initial parameters, training data and first batches).
+    """
+    xt = jnp.asarray(x_train[group.seed_index])
+    yt = jnp.asarray(y_train[group.seed_index])
+    trained = train_models(
+        net, group.loss_fn, jnp.asarray(group.loss_args), xt, yt, group.seeds, config, on_chunk
+    )
+    init = trained[0]
+    keys = jax.vmap(jax.random.key)(jnp.asarray(group.seeds, dtype=jnp.uint32))
+    first_batches = _first_batches(keys, int(xt.shape[1]), config)
+    record = {
+        "loss": LOSS_NAMES[group.name],
+        "network": {
+            "kind": "MLP",
+            **dataclasses.asdict(net.config),
+            "num_classes": net.num_classes,
+        },
+        "optimizer": {
+            "name": "adamw",
+            "learning_rate": config.learning_rate,
+            "weight_decay": config.weight_decay,
+        },
+        "batch_size": config.batch_size,
+        "checkpoints": list(config.checkpoints),
+        "models": [
+            {
+                "seed": int(s),
+                "cost_ratio": group.cost_ratios[m],
+                "init_params_sha1": checksum(jax.tree_util.tree_map(lambda a, m=m: a[m], init)),
+                "train_data_sha1": checksum((np.asarray(xt[m]), np.asarray(yt[m]))),
+                "first_batches_sha1": checksum(first_batches[m]),
+            }
+            for m, s in enumerate(group.seeds)
+        ],
+    }
+    return trained, record
