@@ -35,3 +35,18 @@ def test_console_script_help():
         [sys.executable, "-m", "reward_design.cli", "--help"], capture_output=True, text=True
     )
     assert out.returncode == 0 and "demo" in out.stdout and "reproduce" in out.stdout
+
+
+def test_reproduce_takes_common_and_study_options():
+    parser = cli.build_parser()
+    args = parser.parse_args(
+        ["reproduce", "misaligned", "--quick", "--steps", "100", "--out", "d", "--no-plots"]
+    )
+    assert (args.study, args.quick, args.steps, args.out, args.no_plots) == (
+        "misaligned",
+        True,
+        [100],
+        "d",
+        True,
+    )
+    assert parser.parse_args(["reproduce", "misaligned"]).seeds is None
