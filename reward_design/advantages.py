@@ -7,6 +7,10 @@ rewards, give advantage 0. A non-finite reward of a *valid* member makes its
 group's advantages non-finite in every estimator, a lone member's included:
 the bad reward shows in the training metrics instead of silently becoming 0.
 
+The statistics are plain ``jnp`` reductions over G, written as the formulas
+(the GRPO variance in the two-pass centred form); docs/performance.md gives
+their cost in a full reward step.
+
 References:
   Shao et al., "DeepSeekMath" (GRPO), arXiv 2402.03300.
   Liu et al., "Understanding R1-Zero-Like Training: A Critical Perspective"
@@ -20,8 +24,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
-
-from reward_design._reduce import UNROLL_MAX, last_max, last_sum
 
 __all__ = ["grpo", "dr_grpo", "rloo", "group_mean", "group_std"]
 
@@ -54,7 +56,7 @@ def _shift(r: jax.Array, m: jax.Array) -> jax.Array:
     makes constant groups exactly 0 (no rounding residue) and reduces
     cancellation for large rewards.
     """
-    top = last_max(jnp.where(m, r, -jnp.inf), keepdims=True)
+    top = jnp.max(jnp.where(m, r, -jnp.inf), axis=-1, keepdims=True)
     top = jnp.where(jnp.isfinite(top), top, 0.0)
     return jnp.where(m, r - jax.lax.stop_gradient(top), 0.0)
 
@@ -62,9 +64,8 @@ def _shift(r: jax.Array, m: jax.Array) -> jax.Array:
 def group_mean(rewards: ArrayLike, mask: ArrayLike | None = None) -> jax.Array:
     """``[P, 1]`` mean of each group's valid members (0 for empty groups)."""
     r, m = _prepare(rewards, mask, "group_mean")
-    n = last_sum(m, keepdims=True)
-    s = last_sum(jnp.where(m, r, 0.0), keepdims=True)
-    return s / jnp.maximum(n, 1)
+    n = jnp.sum(m, axis=-1, keepdims=True)
+    return jnp.sum(jnp.where(m, r, 0.0), axis=-1, keepdims=True) / jnp.maximum(n, 1)
 
 
 def _safe_sqrt(x: jax.Array) -> jax.Array:
@@ -86,9 +87,9 @@ def group_std(rewards: ArrayLike, mask: ArrayLike | None = None, ddof: int = 1) 
     """
     r, m = _prepare(rewards, mask, "group_std")
     r = jnp.where(m, r, 0.0)  # masked-out values (even NaN) reach neither value nor gradient
-    n = last_sum(m, keepdims=True)
-    mean = last_sum(r, keepdims=True) / jnp.maximum(n, 1)
-    sq = last_sum(jnp.where(m, jnp.square(r - mean), 0.0), keepdims=True)
+    n = jnp.sum(m, axis=-1, keepdims=True)
+    mean = jnp.sum(r, axis=-1, keepdims=True) / jnp.maximum(n, 1)
+    sq = jnp.sum(jnp.where(m, jnp.square(r - mean), 0.0), axis=-1, keepdims=True)
     return _safe_sqrt(_variance(sq, n, ddof))
 
 
@@ -123,28 +124,11 @@ def grpo(
         raise ValueError(f"grpo: scale must be 'group', 'batch' or 'none'; got {scale!r}.")
     raw, m = _prepare(rewards, mask, "grpo")
     r = _shift(raw, m)  # 0 on masked-out members
-    n = last_sum(m, keepdims=True)
-    s1 = last_sum(r, keepdims=True)
-    mean = s1 / jnp.maximum(n, 1)
+    n = jnp.sum(m, axis=-1, keepdims=True)
+    mean = jnp.sum(r, axis=-1, keepdims=True) / jnp.maximum(n, 1)
     centred = jnp.where(m, r - mean, 0.0)
     if scale == "group":
-        if r.shape[-1] <= UNROLL_MAX:
-            # One pass over the shifted rewards: sum and sum of squares together
-            # (the "shifted data" variance algorithm). `_shift` centres each group
-            # on its largest member, so the shifted values are of the order of
-            # the group's range; s2 - s1 * mean then cancels at most a factor
-            # ~G, and the advantages are accurate to about 3 G ulps of their
-            # largest magnitude (measured worst case: one outlier at the top;
-            # about 1e-5 relative at G = 64). Constant groups are exactly 0
-            # after the shift, so their variance and advantages are exactly 0.
-            # The two-pass form below reads the rewards once more and, compiled
-            # on CPU, costs a further pass over every input the rewards are
-            # computed from (+35% for a gated step).
-            s2 = last_sum(jnp.square(r), keepdims=True)
-            sq = jnp.maximum(s2 - s1 * mean, 0.0)
-        else:
-            # Large groups use real reduce ops anyway: two passes, a few ulps.
-            sq = last_sum(jnp.square(centred), keepdims=True)
+        sq = jnp.sum(jnp.square(centred), axis=-1, keepdims=True)
         out = centred / (_safe_sqrt(_variance(sq, n, ddof)) + eps)
     elif scale == "batch":
 
@@ -194,13 +178,9 @@ def rloo(rewards: ArrayLike, mask: ArrayLike | None = None) -> jax.Array:
     """
     r, m = _prepare(rewards, mask, "rloo")
     r = _shift(r, m)  # 0 on masked-out members
-    n = last_sum(m, keepdims=True).astype(r.dtype)
-    mean = last_sum(r, keepdims=True) / jnp.maximum(n, 1)
-    # n / (n - 1) * (r - mean), with the factor formed once per group: the form
-    # r - (s - r) / (n - 1) divides once per member, which on CPU costs more than
-    # the rest of the estimator (2.4 vs 1.5 ms for a gated step at 10^6 rollouts).
-    # Lone members get a zero factor. The guard must stay on this group-level
-    # factor: a per-member condition such as `m & (n > 1)` in the final select
-    # made XLA:CPU's output loop ~1 ms slower at 10^6 rollouts (2.6 vs 1.5 ms).
-    factor = jnp.where(n > 1, n / jnp.maximum(n - 1, 1), 0.0)
-    return jnp.where(m, factor * (r - mean), 0.0)
+    n = jnp.sum(m, axis=-1, keepdims=True)
+    total = jnp.sum(r, axis=-1, keepdims=True)
+    others_mean = (total - r) / jnp.maximum(n - 1, 1)
+    # A lone member has no baseline: its advantage is 0, written `0 * r` so that a
+    # non-finite reward still shows (see the module docstring) and the gradient is 0.
+    return jnp.where(m, jnp.where(n > 1, r - others_mean, 0.0 * r), 0.0)

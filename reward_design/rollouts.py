@@ -1,6 +1,6 @@
 """The `Rollouts` pytree: one batch of P prompts x G sampled completions.
 
-Shapes (DESIGN.md, principle 3):
+Shapes (docs/concepts.md):
 
 * ``correct``       ``[P, G]``  float or bool, 1 = the completion is correct.
 * ``confidence``    ``[P, G]``  optional, the stated confidence in [0, 1].
@@ -22,6 +22,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from reward_design._pytree import pytree_dataclass
 
@@ -47,10 +48,12 @@ def _as_array_if_python(value: Any) -> Any:
 class Rollouts:
     """A batch of P prompts x G samples per prompt, as arrays.
 
-    Construct from numpy arrays, JAX arrays or nested lists; lists are turned
-    into numpy arrays. Call `validate` once at the boundary of your training
-    step (it raises ``ValueError`` naming the field, the expected shape or
-    range, and what was given).
+    Construct from numpy arrays, JAX arrays or nested lists; lists and Python
+    scalars are turned into numpy arrays, so each field given holds an array
+    (``jax.typing.ArrayLike``; a ``jax.Array`` inside ``jax.jit``). Call
+    `validate` once at the boundary of your training step (it raises
+    ``ValueError`` naming the field, the expected shape or range, and what
+    was given).
 
     Example:
       >>> r = Rollouts(correct=[[1, 0], [1, 1]], confidence=[[0.9, 0.2], [0.6, 0.7]])
@@ -58,12 +61,12 @@ class Rollouts:
       (2, 2)
     """
 
-    correct: Any
-    confidence: Any = None
-    rubric: Any = None
-    token_rewards: Any = None
-    token_mask: Any = None
-    mask: Any = None
+    correct: ArrayLike
+    confidence: ArrayLike | None = None
+    rubric: ArrayLike | None = None
+    token_rewards: ArrayLike | None = None
+    token_mask: ArrayLike | None = None
+    mask: ArrayLike | None = None
 
     def __post_init__(self):
         for name in _FIELDS:

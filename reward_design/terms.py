@@ -6,7 +6,7 @@ compiled training step serves every value of them and ``jax.vmap`` sweeps
 them. Any callable ``f(rollouts) -> [P, G]`` is a term too; `compose` wraps
 plain functions so they can travel through ``jax.jit``.
 
-Orientation (DESIGN.md, principle 2): scoring rules are losses; a term built
+Orientation (docs/concepts.md): scoring rules are losses; a term built
 from one (`Brier`, `ScoringRuleTerm`) returns the *negated* loss.
 """
 
@@ -23,7 +23,6 @@ from flax import struct
 from reward_design._checks import as_float_leaf, as_float_vector
 from reward_design._checks import set_float_leaf as _set_weight
 from reward_design._pytree import pytree_dataclass
-from reward_design._reduce import items_dot, items_masked_sum, items_sum
 from reward_design.rollouts import Rollouts
 
 __all__ = [
@@ -117,11 +116,11 @@ class TokenReward:
         else:
             tmask = jnp.asarray(rollouts.token_mask, dtype=bool)
         # Masked tokens may hold -inf or NaN (e.g. the log-probability of a padding
-        # id); items_masked_sum selects, never multiplies, so they reach nothing.
-        total, count = items_masked_sum(tok, tmask)
+        # id): they are selected away, never multiplied by 0, so they reach nothing.
+        total = jnp.sum(jnp.where(tmask, tok, 0.0), axis=-1)
         if self.normalize:
-            count = count.astype(jnp.float32)
-            total = jnp.where(count > 0, total / jnp.maximum(count, 1.0), 0.0)
+            count = jnp.sum(tmask, axis=-1)
+            total = jnp.where(count > 0, total / jnp.maximum(count, 1), 0.0)
         return self.weight * total
 
 
@@ -165,15 +164,16 @@ class RubricScore:
             rubric = rubric.astype(jnp.float32)
         k = rubric.shape[-1]
         if self.weights is None:
-            # a bool rubric is counted in int32 (exact, and one loop on CPU)
-            return self.weight * items_sum(rubric).astype(jnp.float32) / k
+            return self.weight * jnp.mean(rubric, axis=-1, dtype=jnp.float32)
         w = jnp.asarray(self.weights, dtype=jnp.float32)
         if w.shape != (k,):
             raise ValueError(
                 f"RubricScore.weights must have shape [K] = [{k}] to match Rollouts.rubric; "
                 f"got shape {w.shape}."
             )
-        return self.weight * items_dot(rubric, w) / jnp.sum(w)
+        # A sum of products, not `rubric @ w`: a matmul may run in TF32 on GPUs and
+        # round scores near a threshold.
+        return self.weight * jnp.sum(rubric * w, axis=-1) / jnp.sum(w)
 
 
 @pytree_dataclass

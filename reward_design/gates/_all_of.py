@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from reward_design._checks import check_pass_threshold
 from reward_design._pytree import pytree_dataclass
-from reward_design._reduce import items_all
 from reward_design.gates._base import Gate, finish
 from reward_design.gates._rubric import rubric_passes
 from reward_design.rollouts import Rollouts
@@ -49,4 +49,4 @@ class AllOf(Gate):
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         passes = rubric_passes(rollouts, self.pass_threshold, "AllOf")
-        return finish(items_all(passes), rollouts, "AllOf")
+        return finish(jnp.all(passes, axis=-1), rollouts, "AllOf")

@@ -10,7 +10,6 @@ import numpy as np
 
 from reward_design._checks import check_pass_threshold, check_scalar, is_concrete
 from reward_design._pytree import pytree_dataclass
-from reward_design._reduce import items_sum
 from reward_design.gates._base import Gate, finish
 from reward_design.gates._rubric import rubric_passes
 from reward_design.rollouts import Rollouts
@@ -57,5 +56,5 @@ class AtLeast(Gate):
                 f"AtLeast.k = {float(np.asarray(self.k)):g} exceeds the number of rubric "
                 f"items K = {num_items}; no rollout could pass."
             )
-        count = items_sum(passes).astype(jnp.float32)
+        count = jnp.sum(passes, axis=-1).astype(jnp.float32)
         return finish(count >= jnp.asarray(self.k, jnp.float32), rollouts, "AtLeast")

@@ -11,7 +11,6 @@ from flax import struct
 
 from reward_design._checks import check_pass_threshold
 from reward_design._pytree import pytree_dataclass
-from reward_design._reduce import items_all
 from reward_design.gates._base import Gate, as_gate, finish
 from reward_design.gates._rubric import rubric_passes
 from reward_design.rollouts import Rollouts
@@ -90,7 +89,7 @@ class Essential(Gate):
                 f"Essential.indices {list(self.indices)} refer to items beyond the K = "
                 f"{num_items} rubric items of Rollouts.rubric."
             )
-        verdict = items_all(passes[..., jnp.asarray(self.indices)])
+        verdict = jnp.all(passes[..., jnp.asarray(self.indices)], axis=-1)
         if self.rest is not None:
             others = [k for k in range(num_items) if k not in self.indices]
             if not others:

@@ -9,7 +9,6 @@ import jax.numpy as jnp
 
 from reward_design._checks import as_float_vector, check_pass_threshold, check_scalar
 from reward_design._pytree import pytree_dataclass
-from reward_design._reduce import items_dot
 from reward_design.gates._base import Gate, finish
 from reward_design.gates._rubric import rubric_passes
 from reward_design.rollouts import Rollouts
@@ -70,7 +69,9 @@ class WeightedThreshold(Gate):
                 f"WeightedThreshold.weights must have shape [K] = [{num_items}] to match "
                 f"Rollouts.rubric; got shape {w.shape}."
             )
-        return items_dot(passes, w)
+        # A sum of products, not `passes @ w`: a matmul may run in TF32 on GPUs and
+        # round the weighted count near the threshold.
+        return jnp.sum(passes * w, axis=-1)
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         score = self.score(rollouts)

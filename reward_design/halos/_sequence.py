@@ -15,7 +15,6 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design._reduce import items_masked_sum
 from reward_design._checks import host_values
 
 __all__ = ["SequenceLogps", "sequence_logps", "token_logps"]
@@ -77,7 +76,9 @@ def sequence_logps(token_logps: ArrayLike, mask: ArrayLike) -> SequenceLogps:
         raise ValueError(
             f"{fn}: mask must have the shape of token_logps {lp.shape}; got shape {m.shape}."
         )
-    total, count = items_masked_sum(lp, m)  # one pass; masked entries reach nothing
+    # where, not a product with the mask: masked -inf/NaN reach neither value nor gradient
+    total = jnp.sum(jnp.where(m, lp, 0.0), axis=-1)
+    count = jnp.sum(m, axis=-1)
     mean = jnp.where(count > 0, total / jnp.maximum(count, 1).astype(lp.dtype), 0.0)
     return SequenceLogps(sum=total, mean=mean.astype(lp.dtype), num_tokens=count)
 

@@ -6,7 +6,6 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design._reduce import items_sum
 from reward_design.scoring_rules._forecast import binary, multiclass
 
 __all__ = ["brier", "brier_binary"]
@@ -35,7 +34,7 @@ def brier(probs: ArrayLike, outcome: ArrayLike) -> jax.Array:
       Estimation", JASA 102(477), 2007.
     """
     p, onehot = multiclass(probs, outcome, "brier")
-    return items_sum(jnp.square(p - onehot))
+    return jnp.sum(jnp.square(p - onehot), axis=-1)
 
 
 def brier_binary(p: ArrayLike, y: ArrayLike) -> jax.Array:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design._reduce import items_sum
 from reward_design._checks import check_order
 from reward_design.scoring_rules._forecast import as_float, multiclass, outcome_prob
 
@@ -43,4 +43,4 @@ def power(probs: ArrayLike, outcome: ArrayLike, order: ArrayLike = 2.0) -> jax.A
     p, onehot = multiclass(probs, outcome, "power")
     a = as_float(order).astype(p.dtype)
     p_y = outcome_prob(p, onehot)
-    return 1.0 + (a - 1.0) * items_sum(p**a) - a * p_y ** (a - 1.0)
+    return 1.0 + (a - 1.0) * jnp.sum(p**a, axis=-1) - a * p_y ** (a - 1.0)

@@ -6,7 +6,6 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design._reduce import UNROLL_MAX, accumulation_dtype, items_sum
 from reward_design.scoring_rules._forecast import multiclass
 
 __all__ = ["ranked_probability"]
@@ -36,20 +35,7 @@ def ranked_probability(probs: ArrayLike, outcome: ArrayLike) -> jax.Array:
       8(6), 1969.
     """
     p, onehot = multiclass(probs, outcome, "ranked_probability")
-    num_classes = p.shape[-1]
-    if num_classes > UNROLL_MAX:
-        cdf = jnp.cumsum(p, axis=-1)[..., :-1]
-        observed = jnp.cumsum(onehot, axis=-1)[..., :-1]
-        return items_sum(jnp.square(cdf - observed))
-    # A running sum over the class columns: elementwise ops that compile to one
-    # loop (jnp.cumsum compiles to a slow windowed reduction on CPU, 30x slower
-    # at [10^6, 10]).
-    acc = accumulation_dtype(p.dtype)  # half precision: sum in float32
-    cdf = jnp.zeros(p.shape[:-1], acc)
-    observed = jnp.zeros(p.shape[:-1], acc)
-    total = jnp.zeros(p.shape[:-1], acc)
-    for k in range(num_classes - 1):
-        cdf = cdf + p[..., k].astype(acc)
-        observed = observed + onehot[..., k].astype(acc)
-        total = total + jnp.square(cdf - observed)
-    return total.astype(p.dtype)
+    acc = jnp.promote_types(p.dtype, jnp.float32)  # half precision: cumulate in float32
+    cdf = jnp.cumsum(p.astype(acc), axis=-1)[..., :-1]
+    observed = jnp.cumsum(onehot.astype(acc), axis=-1)[..., :-1]  # 1[y <= k]
+    return jnp.sum(jnp.square(cdf - observed), axis=-1).astype(p.dtype)

@@ -6,7 +6,6 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design._reduce import items_sum
 from reward_design._checks import check_order
 from reward_design.scoring_rules._forecast import as_float, binary, multiclass, outcome_prob
 
@@ -43,7 +42,7 @@ def pseudospherical(probs: ArrayLike, outcome: ArrayLike, order: ArrayLike = 2.0
     a = as_float(order).astype(p.dtype)
     # (p_y / ||p||_a)^(a-1) written as p_y^(a-1) ||p||_a^(1-a): at p_y = 0 the ratio form
     # multiplies the infinite derivative of x^(a-1) (a < 2) by 0 and gives NaN gradients.
-    norm_pow = items_sum(p**a) ** ((1.0 - a) / a)
+    norm_pow = jnp.sum(p**a, axis=-1) ** ((1.0 - a) / a)
     return 1.0 - outcome_prob(p, onehot) ** (a - 1.0) * norm_pow
 
 
