@@ -83,10 +83,8 @@ def _train_groups(
             for spec in group
         ]
         objectives = [family_objective(s.brier, s.log, config.log_eps) for s in group]
-        bar = bars.add(
-            f"calibration P={p} G={g}: {', '.join(s.name for s in group)}",
-            total=len(group) * config.steps,
-        )
+        description = f"calibration P={p} G={g}, {len(group)} arms"
+        bar = bars.add(description, total=len(group) * config.steps)
         out = train_arms(
             objectives,
             settings,
@@ -205,7 +203,7 @@ def run_study(
     t_train = time.time() - t0 - t_warm
     arms, arm_curves, by_q, audits = _summarise(config, specs, runs, audit)
     t_eval = time.time() - t0 - t_warm - t_train
-    config_dict = {**config.to_dict(), "mode": config.mode}
+    config_dict = config.to_dict()
     results = {
         "experiment": "calibration",
         "config": config_dict,
