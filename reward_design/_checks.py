@@ -149,8 +149,8 @@ def as_float_leaf(value: Any, name: str, owner: str) -> Any:
     Tracers and ``None`` pass unchanged.
 
     Raises:
-      TypeError: a string or a non-numeric object. ValueError: a bool or
-        non-real dtype, or non-finite values.
+      TypeError: a string or another non-numeric object. ValueError: a
+        bool, an array of a non-real dtype, or non-finite values.
     """
     if not is_concrete(value) or value is None:
         return value
@@ -164,8 +164,10 @@ def as_float_leaf(value: Any, name: str, owner: str) -> Any:
         return value
     try:
         arr = np.asarray(value)
-    except Exception as err:
-        raise TypeError(f"{owner}.{name} must be a real number; got {value!r}.") from err
+    except Exception:
+        arr = np.asarray(None)  # an object array: a TypeError below
+    if arr.dtype == object:
+        raise TypeError(f"{owner}.{name} must be a real number; got {value!r}.")
     if isinstance(value, bool) or not _is_real(arr.dtype):
         raise ValueError(f"{owner}.{name} must be a real number; got {value!r}.")
     arr = arr.astype(np.float32)
@@ -317,8 +319,8 @@ def float_vector(value: Any, name: str, fn: str, ndim: int = 1) -> jax.Array:
             f"{fn}: {name} must have shape {expected} (rank {ndim}); got shape {arr.shape}."
         )
     host = host_values(value, arr)
-    if host is not None and not bool(np.all(np.isfinite(host))):
-        raise ValueError(f"{fn}: {name} must be finite; got non-finite values (NaN or inf).")
+    if host is not None:
+        check_finite(host, name, fn)
     return arr
 
 
@@ -396,8 +398,8 @@ def reference_point_array(value: Any, name: str, size: int, fn: str) -> jax.Arra
             f"{fn}: {name} must be a scalar or have shape [B] = ({size},); got shape {arr.shape}."
         )
     host = host_values(value, arr)
-    if host is not None and not bool(np.all(np.isfinite(host))):
-        raise ValueError(f"{fn}: {name} must be finite; got non-finite values (NaN or inf).")
+    if host is not None:
+        check_finite(host, name, fn)
     return arr
 
 

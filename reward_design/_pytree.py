@@ -1,13 +1,14 @@
 """`pytree_dataclass`: frozen dataclasses registered as JAX pytrees.
 
-Like ``flax.struct.dataclass`` (fields marked ``flax.struct.field(
-pytree_node=False)`` are static, the others are children), with one
-difference that matters for components that validate their
-hyperparameters: JAX rebuilds the object **without calling ``__init__``**.
-``__post_init__`` checks and conversions therefore run only when a user
-constructs or ``.replace()``s a component, never when JAX rebuilds one with
-tracers, ``None``, booleans (``jax.tree.map(jnp.isfinite, obj)``,
-``optax.masked``) or integers (``vmap``'s ``in_axes`` trees) as leaves.
+Like ``flax.struct.dataclass``: fields made with `static_field` are static,
+the others are children (flax itself is not imported: ``import flax`` loads
+``flax.linen`` and, with it, ``rich``). One difference matters for
+components that validate their hyperparameters: JAX rebuilds the object
+**without calling ``__init__``**. ``__post_init__`` checks and conversions
+therefore run only when a user constructs or ``.replace()``s a component,
+never when JAX rebuilds one with tracers, ``None``, booleans
+(``jax.tree.map(jnp.isfinite, obj)``, ``optax.masked``) or integers
+(``vmap``'s ``in_axes`` trees) as leaves.
 """
 
 from __future__ import annotations
@@ -18,9 +19,21 @@ from typing import Any, TypeVar
 
 import jax
 
-__all__ = ["StaticCallable", "is_plain_callable", "pytree_dataclass", "wrap_callable"]
+__all__ = [
+    "StaticCallable",
+    "is_plain_callable",
+    "pytree_dataclass",
+    "static_field",
+    "wrap_callable",
+]
 
 T = TypeVar("T")
+
+
+def static_field(**kwargs: Any) -> Any:
+    """A dataclass field that is static pytree metadata (no leaf): part of the compiled
+    program's identity, like ``flax.struct.field(pytree_node=False)``."""
+    return dataclasses.field(metadata={"pytree_node": False}, **kwargs)
 
 
 def pytree_dataclass(cls: type[T]) -> type[T]:
@@ -80,7 +93,7 @@ class StaticCallable:
     without recompiling belong in a dataclass field (a leaf) instead.
     """
 
-    fn: Callable[..., Any] = dataclasses.field(metadata={"pytree_node": False})
+    fn: Callable[..., Any] = static_field()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 
 from reward_design._pytree import pytree_dataclass, wrap_callable
 from reward_design.rollouts import Rollouts
@@ -36,7 +36,7 @@ class RewardOutput:
     total: jax.Array
     components: dict[str, jax.Array]
     accepted: jax.Array
-    stats: dict[str, jax.Array] = struct.field(default_factory=dict)
+    stats: dict[str, jax.Array] = dataclasses.field(default_factory=dict)
 
 
 def as_term(term: Any, name: str = "term") -> Any:

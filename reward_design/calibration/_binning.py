@@ -6,16 +6,16 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 from jax.typing import ArrayLike
 
 from reward_design._checks import check_binning
+from reward_design._pytree import pytree_dataclass
 from reward_design.calibration._prepare import prepare
 
 __all__ = ["ReliabilityBins", "bin_edges", "reliability_bins"]
 
 
-@struct.dataclass
+@pytree_dataclass
 class ReliabilityBins:
     """Per-bin statistics of a binned reliability analysis.
 

@@ -6,17 +6,17 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 from jax.typing import ArrayLike
 
 from reward_design._checks import check_binning
+from reward_design._pytree import pytree_dataclass
 from reward_design.calibration._binning import _bins
 from reward_design.calibration._prepare import prepare
 
 __all__ = ["BrierDecomposition", "brier_decomposition"]
 
 
-@struct.dataclass
+@pytree_dataclass
 class BrierDecomposition:
     """The terms of `brier_decomposition` (all scalars).
 

@@ -16,9 +16,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 
-from reward_design._pytree import pytree_dataclass, wrap_callable
+from reward_design._pytree import pytree_dataclass, static_field, wrap_callable
 from reward_design.rollouts import Rollouts
 
 __all__ = ["And", "FunctionGate", "Gate", "Not", "Or", "as_gate", "finish", "gate_from_fn"]
@@ -81,7 +80,7 @@ class FunctionGate(Gate):
       >>> short = FunctionGate(lambda r, p: r.correct > p, params=0.5)
     """
 
-    fn: Callable[..., jax.Array] = struct.field(pytree_node=False)
+    fn: Callable[..., jax.Array] = static_field()
     params: Any = None
 
     def __post_init__(self):

@@ -32,7 +32,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from jax.typing import ArrayLike
 
 from reward_design._checks import (
@@ -42,7 +41,7 @@ from reward_design._checks import (
     same_length,
     set_float_leaf,
 )
-from reward_design._pytree import pytree_dataclass
+from reward_design._pytree import pytree_dataclass, static_field
 from reward_design.halos._value import KahnemanTverskyValue, as_value_function
 
 __all__ = ["HALO", "kto_halo", "dpo_halo", "kahneman_tversky_halo"]
@@ -98,8 +97,8 @@ class HALO:
     desirable_weight: Any = 1.0
     undesirable_weight: Any = 1.0
     offset: Any = 0.0
-    stop_gradient_reference: bool = struct.field(pytree_node=False, default=True)
-    clamp_reference: bool = struct.field(pytree_node=False, default=False)
+    stop_gradient_reference: bool = static_field(default=True)
+    clamp_reference: bool = static_field(default=False)
 
     def __post_init__(self):
         object.__setattr__(self, "value", as_value_function(self.value))

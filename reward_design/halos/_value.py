@@ -25,11 +25,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from jax.typing import ArrayLike
 
 from reward_design._checks import host_values, scalar_hyper, set_float_leaf
-from reward_design._pytree import pytree_dataclass, wrap_callable
+from reward_design._pytree import pytree_dataclass, static_field, wrap_callable
 
 __all__ = [
     "kahneman_tversky_value",
@@ -220,7 +219,7 @@ class FunctionValue:
     `KahnemanTverskyValue`) instead.
     """
 
-    fn: Callable[[jax.Array], jax.Array] = struct.field(pytree_node=False)
+    fn: Callable[[jax.Array], jax.Array] = static_field()
 
     def __post_init__(self):
         if not callable(self.fn):
@@ -239,4 +238,4 @@ def as_value_function(value: Any) -> Any:
     Raises:
       TypeError: if ``value`` is not callable.
     """
-    return wrap_callable(value, "value", "a callable v(z) -> value", wrap=FunctionValue)
+    return wrap_callable(value, "HALO.value", "a callable v(z) -> value", wrap=FunctionValue)
