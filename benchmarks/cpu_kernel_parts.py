@@ -8,8 +8,8 @@ one's minimum, so the numbers are comparable with each other:
 * ``parts``: at 10^6 rollouts (G = 8, K = 8), the reward pass alone (the
   objective's terms, written to memory), the same with the extra term, the
   kernel alone (on rewards already in memory), the whole step with the
-  kernel and as the XLA program (``cpu_kernel=False``), each with and
-  without the extra term;
+  kernel (``rd.kernels.gated_advantages``) and as the XLA program (the core's
+  ``Gated.advantages``), each with and without the extra term;
 * ``sizes``: the whole step, kernel vs XLA program, at 1 024 … 65 536
   rollouts (dispatch-bound sizes);
 * ``group_sizes``: the whole step at 10^6 rollouts for G = 4, 16, 32, 64;
@@ -31,7 +31,18 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from reward_design import _cpu, bench
+import reward_design as rd
+from reward_design import bench
+
+
+def kernel_step(objective, rollouts):
+    """The gated GRPO step with the opt-in CPU kernel."""
+    return rd.kernels.gated_advantages(objective, rollouts)[1]
+
+
+def xla_step(objective, rollouts):
+    """The same step as the core computes it (the XLA program)."""
+    return objective.advantages(rollouts)[1]
 
 
 def interleaved_min(fns: dict[str, Callable[[], jax.Array]], rounds: int, calls: int) -> dict:
@@ -54,9 +65,9 @@ def parts(num_rollouts: int, rounds: int) -> dict:
     extra = jax.device_put(bench.make_objective(extra_term=True))
     reward = jax.jit(lambda o, rr: o.inner(rr).total)
     total = reward(base, r)
-    kernel = jax.jit(lambda t, rb: _cpu.gated_group_advantages(t, rb, None, 8.0)[0])
-    step = jax.jit(lambda o, rr: bench.jax_step(o, rr))
-    xla = jax.jit(lambda o, rr: bench.jax_step(o, rr, cpu_kernel=False))
+    kernel = jax.jit(lambda t, rb: rd.kernels.gated_group_advantages(t, rb, None, 8.0)[0])
+    step = jax.jit(kernel_step)
+    xla = jax.jit(xla_step)
     np.testing.assert_allclose(step(base, r), xla(base, r), rtol=1e-4, atol=1e-4)
     fns = {
         "reward_pass": lambda: reward(base, r),
@@ -73,8 +84,8 @@ def parts(num_rollouts: int, rounds: int) -> dict:
 def step_pair(num_rollouts: int, group_size: int, rounds: int, calls: int) -> dict:
     r = jax.device_put(bench.make_inputs(num_rollouts, group_size=group_size))
     objective = jax.device_put(bench.make_objective())
-    step = jax.jit(lambda o, rr: bench.jax_step(o, rr))
-    xla = jax.jit(lambda o, rr: bench.jax_step(o, rr, cpu_kernel=False))
+    step = jax.jit(kernel_step)
+    xla = jax.jit(xla_step)
     np.testing.assert_allclose(step(objective, r), xla(objective, r), rtol=1e-4, atol=1e-4)
     return interleaved_min(
         {"step": lambda: step(objective, r), "xla_step": lambda: xla(objective, r)},
@@ -114,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--json", help="write the result here")
     args = parser.parse_args(argv)
-    status = _cpu.kernel_status()
+    status = rd.kernels.kernel_status()
     if jax.default_backend() != "cpu" or not status["available"]:
         raise SystemExit(f"needs the CPU backend with the kernel built: {status}")
     result = {

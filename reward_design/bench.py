@@ -143,12 +143,19 @@ def jax_step(objective, rollouts, estimator: str = "grpo", cpu_kernel: bool = Tr
     members the objective's advantage mask selects (the accepted ones, for
     `make_objective`).
 
-    A `Gated` objective goes through `Gated.advantages`, which on CPU runs the
-    gate and the estimator as one kernel where it applies (``cpu_kernel=False``:
-    always the XLA program, timed as ``xla``).
+    A `Gated` objective goes through the opt-in ``rd.kernels.gated_advantages``
+    (the gate and the estimator as one CPU kernel) where the backend is the CPU
+    and the kernel implements the configuration, else through the core's
+    `Gated.advantages` (``cpu_kernel=False``: always the core, timed as ``xla``).
     """
     if isinstance(objective, rd.gates.Gated):
-        return objective.advantages(rollouts, estimator, cpu_kernel=cpu_kernel)[1]
+        if (
+            cpu_kernel
+            and jax.default_backend() == "cpu"
+            and rd.kernels.supports(objective, estimator)
+        ):
+            return rd.kernels.gated_advantages(objective, rollouts, estimator)[1]
+        return objective.advantages(rollouts, estimator)[1]
     out = objective(rollouts)
     return getattr(rd.advantages, estimator)(out.total, mask=out.accepted)
 
@@ -624,11 +631,11 @@ def variant_objectives(tokens: bool = False) -> dict[str, tuple[Callable, str]]:
 
 def _uses_kernel(objective, rollouts, estimator: str) -> bool:
     """Whether `jax_step` runs the CPU kernel for this objective: read off the lowered
-    program, so it never disagrees with the choice `Gated.advantages` makes."""
-    from reward_design._cpu import _TARGET
+    program, so it never disagrees with the choice `jax_step` makes."""
+    from reward_design.kernels._build import TARGET
 
     step = jax.jit(lambda o, r: jax_step(o, r, estimator))
-    return _TARGET in step.lower(objective, rollouts).as_text()
+    return TARGET in step.lower(objective, rollouts).as_text()
 
 
 def _time_variants(rollouts, repeats: int, tokens: bool = False) -> dict[str, dict[str, float]]:

@@ -7,11 +7,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 
 from reward_design._checks import check_scalar
-from reward_design._pytree import pytree_dataclass
-from reward_design.compose import Objective, RewardOutput
+from reward_design._pytree import pytree_dataclass, static_field, wrap_callable
+from reward_design.compose import RewardOutput
 from reward_design.gates._base import as_gate
 from reward_design.gates._group_filter import GroupFilter
 from reward_design.rollouts import Rollouts
@@ -19,21 +18,6 @@ from reward_design.rollouts import Rollouts
 __all__ = ["Gated"]
 
 _ON_REJECT = ("floor", "drop")
-
-
-@pytree_dataclass
-class _StaticObjective:
-    """A plain function ``fn(rollouts) -> RewardOutput`` as a static pytree node."""
-
-    fn: Callable[[Rollouts], RewardOutput] = struct.field(pytree_node=False)
-
-    def __call__(self, rollouts: Rollouts) -> RewardOutput:
-        return self.fn(rollouts)
-
-
-def _is_plain_callable(obj: Any) -> bool:
-    leaves = jax.tree_util.tree_leaves(obj)
-    return len(leaves) == 1 and leaves[0] is obj
 
 
 @pytree_dataclass
@@ -104,7 +88,7 @@ class Gated:
 
     gate: Any
     inner: Any
-    on_reject: str = struct.field(pytree_node=False, default="floor")
+    on_reject: str = static_field(default="floor")
     floor: Any = 0.0
     group_filter: Any = None
 
@@ -120,8 +104,9 @@ class Gated:
                 "Gated.inner must be an objective, inner(rollouts) -> RewardOutput "
                 f"(e.g. rd.compose(...)); got {self.inner!r}."
             )
-        if _is_plain_callable(self.inner):
-            object.__setattr__(self, "inner", _StaticObjective(fn=self.inner))
+        inner = wrap_callable(self.inner, "Gated.inner", "inner(rollouts) -> RewardOutput")
+        if inner is not self.inner:
+            object.__setattr__(self, "inner", inner)
         gf = self.group_filter
         if gf is not None and not isinstance(gf, GroupFilter):
             raise TypeError(f"Gated.group_filter must be a GroupFilter or None; got {gf!r}.")
@@ -133,20 +118,6 @@ class Gated:
         group statistics of an advantage estimator: the valid members of
         kept groups with ``"floor"``, ``output.accepted`` with ``"drop"``.
         """
-        inner_out, inner_total, rollout_mask = self._inner(rollouts)
-        valid = rollout_mask & jnp.asarray(inner_out.accepted, dtype=bool)
-        passed = jnp.asarray(self.gate(rollouts))
-        p, g = rollout_mask.shape
-        if passed.shape != (p, g):
-            raise ValueError(
-                f"Gated.gate must return a [P, G] = {[p, g]} array; got shape {passed.shape}."
-            )
-        if passed.dtype != jnp.bool_:
-            raise TypeError(f"Gated.gate must return a boolean array; got dtype {passed.dtype}.")
-        return self._assemble(inner_out, inner_total, rollout_mask, valid, passed & valid)
-
-    def _inner(self, rollouts: Rollouts) -> tuple[RewardOutput, jax.Array, jax.Array]:
-        """The inner objective's output, checked: ``(output, total, rollouts.valid_mask)``."""
         inner_out = self.inner(rollouts)
         if not isinstance(inner_out, RewardOutput):
             raise TypeError(
@@ -161,7 +132,15 @@ class Gated:
                 f"Gated.inner returned total of shape {inner_total.shape}; expected [P, G] = "
                 f"{[p, g]}."
             )
-        return inner_out, inner_total, rollout_mask
+        valid = rollout_mask & jnp.asarray(inner_out.accepted, dtype=bool)
+        passed = jnp.asarray(self.gate(rollouts))
+        if passed.shape != (p, g):
+            raise ValueError(
+                f"Gated.gate must return a [P, G] = {[p, g]} array; got shape {passed.shape}."
+            )
+        if passed.dtype != jnp.bool_:
+            raise TypeError(f"Gated.gate must return a boolean array; got dtype {passed.dtype}.")
+        return self._assemble(inner_out, inner_total, rollout_mask, valid, passed & valid)
 
     def _assemble(
         self,
@@ -216,35 +195,29 @@ class Gated:
         self,
         rollouts: Rollouts,
         estimator: str | Callable[..., jax.Array] = "grpo",
-        *,
-        cpu_kernel: bool = True,
         **estimator_kwargs: Any,
     ) -> tuple[RewardOutput, jax.Array]:
         """Returns ``(output, advantages)``: `evaluate`, then an advantage estimator.
 
-        The same as ``out, mask = self.evaluate(rollouts);
-        adv = estimator(out.total, mask=mask, **estimator_kwargs)``, and on CPU
-        faster: for an `AllOf` or `AtLeast` gate on a boolean rubric with
-        ``on_reject="drop"``, no group filter and the estimator ``"grpo"``
-        (``scale="group"``), ``"dr_grpo"`` or ``"rloo"``, the gate and the
-        estimator run as one hand-written kernel that reads the rubric and the
-        rewards once (`reward_design._cpu`; the whole gated GRPO step 1.6-1.7x faster
-        than the XLA program at 10^6 rollouts, docs/performance.md). Other platforms and
-        other configurations run the XLA program. Results agree to float
-        rounding; gradients with respect to the rewards are the XLA program's.
+        Exactly ``out, mask = self.evaluate(rollouts);
+        adv = estimator(out.total, mask=mask, **estimator_kwargs)``, on every
+        backend. (On CPU, ``rd.kernels.gated_advantages`` computes the same with a
+        hand-written kernel for the configurations it implements; an explicit
+        opt-in, see docs/performance.md.)
 
         Args:
           rollouts: the batch.
           estimator: ``"grpo"``, ``"dr_grpo"``, ``"rloo"`` (the functions of
             `rd.advantages`) or any ``fn(rewards, mask=..., **kwargs)``.
-          cpu_kernel: False always runs the XLA program (e.g. under a
-            multi-device CPU mesh outside ``shard_map``: XLA cannot partition the
-            kernel's custom call). Static.
           **estimator_kwargs: passed to the estimator (``eps``, ``ddof``, ...).
 
         Returns:
           ``(output, advantages)``: the `RewardOutput` of `evaluate` and ``[P, G]``
           advantages (0 for members outside the advantage mask).
+
+        Raises:
+          ValueError: for an unknown estimator name. TypeError: if ``estimator``
+            is neither a name nor a function.
         """
         from reward_design import advantages as adv_lib
 
@@ -262,69 +235,5 @@ class Gated:
             raise TypeError(
                 f"Gated.advantages: estimator must be a name or a function; got {estimator!r}."
             )
-        # On a GPU/TPU backend this is exactly `evaluate` + the estimator (the program
-        # the GPU benchmarks measured); the kernel path also lowers to that program
-        # for non-CPU platforms (`jax.lax.platform_dependent`), but counts items.
-        if (
-            cpu_kernel
-            and jax.default_backend() == "cpu"
-            and self._kernel_applies(rollouts, estimator, estimator_kwargs)
-        ):
-            return self._kernel_advantages(rollouts, estimator, estimator_kwargs)
         out, mask = self.evaluate(rollouts)
         return out, fn(out.total, mask=mask, **estimator_kwargs)
-
-    def _kernel_applies(self, rollouts: Rollouts, estimator: Any, kwargs: dict) -> bool:
-        from reward_design.gates._all_of import AllOf
-        from reward_design.gates._at_least import AtLeast
-
-        if self.on_reject != "drop" or self.group_filter is not None:
-            return False
-        if type(self.gate) not in (AllOf, AtLeast):
-            return False
-        rubric = rollouts.rubric
-        if rubric is None or jnp.ndim(rubric) != 3 or jnp.result_type(rubric) != jnp.bool_:
-            return False
-        if estimator == "grpo":
-            allowed = {"eps", "ddof", "scale", "axis_name"}
-            if set(kwargs) - allowed or kwargs.get("scale", "group") != "group":
-                return False
-            if jnp.ndim(kwargs.get("eps", 0.0)) != 0:  # e.g. a per-group eps
-                return False
-            if kwargs.get("axis_name") is not None or not isinstance(kwargs.get("ddof", 1), int):
-                return False
-            return True
-        return estimator in ("dr_grpo", "rloo") and not kwargs
-
-    def _kernel_advantages(
-        self, rollouts: Rollouts, estimator: str, kwargs: dict
-    ) -> tuple[RewardOutput, jax.Array]:
-        from reward_design._cpu import gated_group_advantages
-        from reward_design.gates._at_least import AtLeast
-
-        inner_out, inner_total, rollout_mask = self._inner(rollouts)
-        valid = rollout_mask & jnp.asarray(inner_out.accepted, dtype=bool)
-        rewards = inner_total
-        if not jnp.issubdtype(rewards.dtype, jnp.floating):
-            rewards = rewards.astype(jnp.float32)  # as the estimators read integer rewards
-        # (float64 totals keep their precision: gated_group_advantages runs the XLA
-        # program for them.)
-        # The gate's own checks (rubric shape, AtLeast.k <= K), traced but not run.
-        jax.eval_shape(self.gate, rollouts)
-        rubric = jnp.asarray(rollouts.rubric)
-        k = self.gate.k if isinstance(self.gate, AtLeast) else rubric.shape[-1]
-        # A composed objective accepts exactly the valid members; without a rollout
-        # mask that is every member, and the kernel need not read a mask at all.
-        # (Exactly `Objective`: a subclass may narrow `accepted`.)
-        all_valid = rollouts.mask is None and type(self.inner) is Objective
-        adv, passed = gated_group_advantages(
-            rewards,
-            rubric,
-            None if all_valid else valid,
-            k,
-            estimator=estimator,
-            eps=kwargs.get("eps", 1e-6),
-            ddof=kwargs.get("ddof", 1),
-        )
-        out, _ = self._assemble(inner_out, inner_total, rollout_mask, valid, passed)
-        return out, adv

@@ -230,10 +230,10 @@ def test_gated_objective_sharded_equals_unsharded():
     assert "all-gather" not in hlo
 
 
-def test_gated_advantages_cpu_kernel_under_a_mesh():
-    """`Gated.advantages` on CPU devices: inside `shard_map` the kernel runs per shard
-    (no all-gather); under sharded jit the custom call cannot be partitioned, so XLA
-    gathers (results still right), and `cpu_kernel=False` keeps the program sharded."""
+def test_the_cpu_kernel_opt_in_under_a_mesh():
+    """`rd.kernels.gated_advantages` on CPU devices: inside `shard_map` the kernel runs per
+    shard (no all-gather); under sharded jit the custom call cannot be partitioned, so XLA
+    gathers (results still right); `Gated.advantages` (the core) stays sharded."""
     rng = np.random.default_rng(4)
     p, g = 32, 8  # G = 8: a group size the kernel takes
     mask = rng.uniform(size=(p, g)) > 0.2
@@ -246,21 +246,19 @@ def test_gated_advantages_cpu_kernel_under_a_mesh():
     inner = rd.compose(correct=rd.terms.Correctness(), brier=rd.terms.Brier(weight=1.0))
     gated = rd.gates.Gated(gate=rd.gates.AtLeast(3), inner=inner, on_reject="drop")
     rs = dist.shard_rollouts(r)
-    expected = gated.advantages(r, "rloo", cpu_kernel=False)[1]
+    expected = gated.advantages(r, "rloo")[1]
 
     def per_shard(g, rr):
-        return g.advantages(rr, "rloo")[1]
+        return rd.kernels.gated_advantages(g, rr, "rloo")[1]
 
     mapped = jax.jit(dist.shard_map_step(per_shard, replicated_argnums=0))
     np.testing.assert_allclose(mapped(gated, rs), expected, rtol=1e-5, atol=1e-5)
     assert "all-gather" not in mapped.lower(gated, rs).compile().as_text()
 
-    xla_only = jax.jit(lambda g, rr: g.advantages(rr, "rloo", cpu_kernel=False)[1])
-    assert "all-gather" not in xla_only.lower(gated, rs).compile().as_text()
+    core = jax.jit(lambda g, rr: g.advantages(rr, "rloo")[1])
+    np.testing.assert_allclose(core(gated, rs), expected, rtol=1e-5, atol=1e-5)
+    assert "all-gather" not in core.lower(gated, rs).compile().as_text()
     plain = jax.jit(per_shard)
     np.testing.assert_allclose(plain(gated, rs), expected, rtol=1e-5, atol=1e-5)
-    if jax.default_backend() == "cpu":
-        from reward_design._cpu import kernel_status
-
-        if kernel_status()["available"]:
-            assert "all-gather" in plain.lower(gated, rs).compile().as_text()
+    if jax.default_backend() == "cpu" and rd.kernels.kernel_status()["available"]:
+        assert "all-gather" in plain.lower(gated, rs).compile().as_text()

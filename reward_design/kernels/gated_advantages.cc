@@ -2,7 +2,7 @@
 // (accept when at least `k` items pass; AllOf is k = K) followed by a
 // group-relative advantage estimator (GRPO, Dr. GRPO or RLOO).
 //
-// Compiled at first use by reward_design/_cpu/__init__.py (g++ -O3
+// Compiled at first use by reward_design/kernels/_build.py (g++ -O3
 // -march=native; GCC vector extensions, plus one AVX-512BW instruction with a
 // portable fallback) and called through
 // jax.ffi as an XLA custom call. The Python side checks shapes and dtypes
