@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from reward_design._checks import check_finite, check_unit
 from reward_design._pytree import pytree_dataclass
 
 __all__ = ["Rollouts"]
@@ -130,14 +131,12 @@ class Rollouts:
         p, g = correct.shape
         if p == 0 or g == 0:
             raise ValueError(f"Rollouts.correct must be non-empty; got shape {correct.shape}.")
-        _check_finite(correct, "correct")
-        _check_unit_interval(correct, "correct")
+        check_unit(correct, "Rollouts.correct")
 
         if self.confidence is not None:
             conf = _numeric(self.confidence, "confidence")
             _check_shape(conf, (p, g), "confidence", "[P, G]")
-            _check_finite(conf, "confidence")
-            _check_unit_interval(conf, "confidence")
+            check_unit(conf, "Rollouts.confidence")
 
         if self.rubric is not None:
             rubric = _numeric(self.rubric, "rubric")
@@ -148,8 +147,7 @@ class Rollouts:
                 )
             if rubric.shape[2] == 0:
                 raise ValueError("Rollouts.rubric must have at least one item (K >= 1); got K = 0.")
-            _check_finite(rubric, "rubric")
-            _check_unit_interval(rubric, "rubric")
+            check_unit(rubric, "Rollouts.rubric")
 
         if self.token_mask is not None and self.token_rewards is None:
             raise ValueError("Rollouts.token_mask was given without token_rewards.")
@@ -160,7 +158,7 @@ class Rollouts:
                     f"Rollouts.token_rewards must have shape [P, G, T] = [{p}, {g}, T]; "
                     f"got shape {tok.shape}."
                 )
-            _check_finite(tok, "token_rewards")
+            check_finite(tok, "Rollouts.token_rewards")
             if self.token_mask is not None:
                 tmask = _boolean(self.token_mask, "token_mask")
                 _check_shape(tmask, tok.shape, "token_mask", "[P, G, T] (as token_rewards)")
@@ -206,28 +204,4 @@ def _check_shape(arr: np.ndarray, shape: tuple, name: str, expected: str) -> Non
     if arr.shape != tuple(shape):
         raise ValueError(
             f"Rollouts.{name} must have shape {expected} = {list(shape)}; got shape {arr.shape}."
-        )
-
-
-def _check_finite(arr: np.ndarray, name: str) -> None:
-    if arr.dtype == np.bool_:
-        return
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"Rollouts.{name} must be finite; got {int(bad.sum())} NaN/inf value(s), "
-            f"first at index {idx} ({arr[idx]})."
-        )
-
-
-def _check_unit_interval(arr: np.ndarray, name: str) -> None:
-    if arr.dtype == np.bool_:
-        return
-    bad = (arr < 0) | (arr > 1)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"Rollouts.{name} must lie in [0, 1]; got {int(bad.sum())} value(s) outside, "
-            f"first at index {idx} ({arr[idx]}); range given [{arr.min()}, {arr.max()}]."
         )

@@ -18,11 +18,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 
 from reward_design._checks import as_float_leaf, as_float_vector
 from reward_design._checks import set_float_leaf as _set_weight
-from reward_design._pytree import pytree_dataclass
+from reward_design._pytree import pytree_dataclass, static_field
 from reward_design.rollouts import Rollouts
 
 __all__ = [
@@ -104,7 +103,7 @@ class TokenReward:
     """
 
     weight: Any = 1.0
-    normalize: bool = struct.field(pytree_node=False, default=False)
+    normalize: bool = static_field(default=False)
 
     def __post_init__(self):
         _set_weight(self, "weight", "TokenReward")
@@ -196,7 +195,7 @@ class ScoringRuleTerm:
       >>> term = ScoringRuleTerm(rule=power_binary, params={"order": 3.0})
     """
 
-    rule: Callable[..., jax.Array] = struct.field(pytree_node=False)
+    rule: Callable[..., jax.Array] = static_field()
     weight: Any = 1.0
     params: Any = None
 
@@ -232,7 +231,7 @@ class FunctionTerm:
     hyperparameters you want to sweep in a dataclass term instead.
     """
 
-    fn: Callable[[Rollouts], jax.Array] = struct.field(pytree_node=False)
+    fn: Callable[[Rollouts], jax.Array] = static_field()
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         return jnp.asarray(self.fn(rollouts))

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from reward_design._checks import is_concrete
 from reward_design.calibration._prepare import prepare
 
 __all__ = ["auroc"]
@@ -59,7 +60,7 @@ def auroc(
       operating characteristic (ROC) curve", Radiology 143(1), 1982.
     """
     c, y, w = prepare(confidence, correct, mask, "auroc", binary_correct=True)
-    if not any(isinstance(v, jax.core.Tracer) for v in (c, y, w)):
+    if all(is_concrete(v) for v in (c, y, w)):
         sel = np.asarray(w) > 0
         labels = np.asarray(y)[sel]
         if labels.min() == labels.max():

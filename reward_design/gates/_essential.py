@@ -7,10 +7,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 
 from reward_design._checks import check_pass_threshold
-from reward_design._pytree import pytree_dataclass
+from reward_design._pytree import pytree_dataclass, static_field
 from reward_design.gates._base import Gate, as_gate, finish
 from reward_design.gates._rubric import rubric_passes
 from reward_design.rollouts import Rollouts
@@ -55,7 +54,7 @@ class Essential(Gate):
       categories Essential / Important / Optional / Pitfall).
     """
 
-    indices: tuple = struct.field(pytree_node=False)
+    indices: tuple = static_field()
     rest: Any = None
     pass_threshold: Any = 0.5
 

@@ -7,11 +7,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from jax.typing import ArrayLike
 
 from reward_design._checks import check_scalar, is_concrete
-from reward_design._pytree import pytree_dataclass
+from reward_design._pytree import pytree_dataclass, static_field
 
 __all__ = ["GroupFilter"]
 
@@ -54,7 +53,7 @@ class GroupFilter:
     """
 
     min_accepted: Any = 1
-    drop_degenerate: bool = struct.field(pytree_node=False, default=True)
+    drop_degenerate: bool = static_field(default=True)
     atol: Any = 1e-6
 
     def __post_init__(self):

@@ -37,6 +37,7 @@ from jax.typing import ArrayLike
 from reward_design._checks import (
     bool_labels,
     float_vector,
+    is_concrete,
     reference_point_array,
     same_length,
     set_float_leaf,
@@ -49,7 +50,7 @@ __all__ = ["HALO", "kto_halo", "dpo_halo", "kahneman_tversky_halo"]
 
 def _concrete_values(value: Any) -> np.ndarray | None:
     """The values of a concrete numpy/JAX array leaf, or None (tracers, sentinels)."""
-    if isinstance(value, np.ndarray | jax.Array) and not isinstance(value, jax.core.Tracer):
+    if isinstance(value, np.ndarray | jax.Array) and is_concrete(value):
         return np.asarray(value, dtype=np.float64)
     return None
 

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from reward_design._checks import host_values, scalar_hyper, set_float_leaf
+from reward_design._checks import host_values, is_concrete, scalar_hyper, set_float_leaf
 from reward_design._pytree import pytree_dataclass, static_field, wrap_callable
 
 __all__ = [
@@ -194,7 +194,7 @@ class KahnemanTverskyValue:
                     f"KahnemanTverskyValue.{name} must be a scalar > 0; got {value.tolist()!r}."
                 )
             # concrete JAX arrays (possibly a stacked vector to vmap over): range only
-            if isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer):
+            if isinstance(value, jax.Array) and is_concrete(value):
                 if np.any(np.asarray(value, dtype=np.float64) <= 0):
                     raise ValueError(
                         f"KahnemanTverskyValue.{name} must be > 0; "

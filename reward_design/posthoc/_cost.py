@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from reward_design._checks import is_concrete
+from reward_design._checks import check_finite, is_concrete
 
 __all__ = [
     "validate_cost_matrix",
@@ -69,8 +69,8 @@ def validate_cost_matrix(
             f"{name} must have shape [{num_classes}, {num_classes}] to match the "
             f"{num_classes} classes of the probabilities/logits; got shape {tuple(arr.shape)}."
         )
-    if is_concrete(arr) and not np.all(np.isfinite(np.asarray(arr))):
-        raise ValueError(f"{name} must be finite; got {np.asarray(arr).tolist()}.")
+    if is_concrete(arr):
+        check_finite(np.asarray(arr), name)
     return arr
 
 
@@ -133,8 +133,8 @@ def cost_matrix_from_class_costs(class_costs: Any) -> jax.Array:
     c = _float_array(class_costs, "class_costs")
     if c.ndim != 1 or c.shape[0] < 2:
         raise ValueError(f"class_costs must have shape [C] with C >= 2; got shape {c.shape}.")
-    if is_concrete(c) and not np.all(np.isfinite(np.asarray(c))):
-        raise ValueError(f"class_costs must be finite; got {np.asarray(c).tolist()}.")
+    if is_concrete(c):
+        check_finite(np.asarray(c), "class_costs")
     num = c.shape[0]
     return c[:, None] * (1.0 - jnp.eye(num, dtype=c.dtype))
 
@@ -163,6 +163,6 @@ def with_reject_option(cost: Any, reject_cost: Any) -> jax.Array:
         raise ValueError(
             f"reject_cost must be a scalar or have shape [C] = [{num}]; got shape {r.shape}."
         )
-    if is_concrete(r) and not np.all(np.isfinite(np.asarray(r))):
-        raise ValueError(f"reject_cost must be finite; got {np.asarray(r).tolist()}.")
+    if is_concrete(r):
+        check_finite(np.asarray(r), "reject_cost")
     return jnp.concatenate([cost, r.astype(cost.dtype)[:, None]], axis=1)
