@@ -62,23 +62,27 @@ def summary_rows(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any
 
 
 def summary_markdown(
-    headlines: Mapping[str, str], rows: list[dict[str, Any]], failures: Mapping[str, str]
+    headlines: Mapping[str, str],
+    rows: list[dict[str, Any]],
+    failures: Mapping[str, str],
 ) -> str:
-    """The ``summary.md`` text: headlines, failures, then every arm's metrics."""
+    """The ``summary.md`` text: headlines (with seeds), failures, then every arm's metrics."""
+    seeds = {r["study"]: r["n"] for r in rows}
     lines = ["# reward_design studies", ""]
-    lines += [f"- **{name}**: {text}" for name, text in headlines.items()]
+    lines += [
+        f"- **{name}** ({seeds.get(name, '?')} seeds): {text}" for name, text in headlines.items()
+    ]
     lines += [f"- **{name}**: FAILED ({why})" for name, why in failures.items()]
     cells = [
-        [r["study"], r["arm"], r["metric"], {"mean": r["mean"], "ci95": r["ci95"]}, r["n"]]
-        if r["ci95"]
-        else [r["study"], r["arm"], r["metric"], r["mean"], r["n"]]
+        [
+            r["study"],
+            r["arm"],
+            r["metric"],
+            format_cell({"mean": r["mean"], "ci95": r["ci95"]} if r["ci95"] else r["mean"], 4),
+        ]
         for r in rows
     ]
-    table = markdown_table(
-        ["study", "arm", "metric", "mean [95% CI]", "seeds"],
-        [[c[0], c[1], c[2], format_cell(c[3], 4), c[4]] for c in cells],
-        key_columns=3,
-    )
+    table = markdown_table(["study", "arm", "metric", "mean [95% CI]"], cells, key_columns=3)
     return "\n".join([*lines, "", table, ""])
 
 
@@ -153,8 +157,9 @@ def run_all(
         if name in failures:
             print(f"{name}: FAILED ({failures[name]})")
         else:
-            print(f"{name}: {headlines[name]} ({seconds[name]:.0f} s)")
+            print(f"{name}: {headlines[name]}")
+            print(f"  {seconds[name]:.0f} s, wrote:")
             for path in files[name]:
-                print(f"  {path}")
+                print(f"    {path}")
     print(f"summary: {json_path}, {md_path}")
     return 1 if failures else 0

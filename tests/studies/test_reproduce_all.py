@@ -55,10 +55,10 @@ def test_run_all_writes_combined_summary(tmp_path, studies, capsys):
     assert summary["headlines"] == {"one": "m = 2.00", "two": "m = 0.50"}
     assert summary["files"]["one"] == [str(tmp_path / "one" / f) for f in ("one.json", "one.md")]
     text = (tmp_path / "summary.md").read_text()
-    assert "- **one**: m = 2.00" in text
+    assert "- **one** (3 seeds): m = 2.00" in text
     assert "| one   | a   | m      | 2.0000 [" in text
     out = capsys.readouterr().out
-    assert "one: m = 2.00" in out and f"  {tmp_path / 'two' / 'two.json'}" in out
+    assert "one: m = 2.00" in out and f"    {tmp_path / 'two' / 'two.json'}" in out
     assert str(tmp_path / "summary.json") in out
 
 
