@@ -9,6 +9,7 @@ probability ``q`` of the sampled answer.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 import jax
@@ -103,6 +104,13 @@ def curves(run: ArmRun, num_bins: int) -> dict[str, Any]:
     return out
 
 
+def _nanmean_over_seeds(per_seed: np.ndarray) -> np.ndarray:
+    """Mean over seeds ignoring NaN; NaN (without a warning) where no seed has a sample."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(per_seed, axis=0)
+
+
 def confidence_by_q(run: ArmRun, edges: np.ndarray) -> dict[str, Any]:
     """Mean stated confidence per bin of the known success probability q (per seed)."""
     correct, conf, q = run.final
@@ -120,7 +128,7 @@ def confidence_by_q(run: ArmRun, edges: np.ndarray) -> dict[str, Any]:
     return {
         "q_edges": edges.tolist(),
         "q_mean": q_mean.tolist(),
-        "confidence_mean": np.nanmean(per_seed, axis=0).tolist(),
+        "confidence_mean": _nanmean_over_seeds(per_seed).tolist(),
         "confidence_per_seed": per_seed.tolist(),
         "count": counts.sum(axis=0).tolist(),
     }

@@ -139,6 +139,20 @@ def _comparisons(specs: dict[str, ArmSpec], arms: dict[str, Any]) -> dict[str, A
     }
 
 
+def _axes(config: CalibrationConfig) -> dict[str, Any]:
+    """Which arm is each point of the Brier-weight sweep and of the estimator axis."""
+    return {
+        "sweep": {
+            "weights": list(config.brier_weights),
+            "arms": [arm_name(config, weight=w) for w in config.brier_weights],
+        },
+        "estimator_axis": {
+            e: {str(g): arm_name(config, estimator=e, group=g) for g in config.group_sizes}
+            for e in config.estimators
+        },
+    }
+
+
 def _reference(task: Any, test: Questions, runs: dict[str, ArmRun]) -> dict[str, Any]:
     """The state shared by all arms (evaluated before any RL step) and the Bayes accuracy."""
     c0, conf0, _ = runs["binary"].evals[0]
@@ -213,14 +227,7 @@ def run_study(
         "confidence_by_q": by_q,
         "audit": audits,
         "comparisons": _comparisons(specs, arms),
-        "sweep": {
-            "weights": list(config.brier_weights),
-            "arms": [arm_name(config, weight=w) for w in config.brier_weights],
-        },
-        "estimator_axis": {
-            e: {str(g): arm_name(config, estimator=e, group=g) for g in config.group_sizes}
-            for e in config.estimators
-        },
+        **_axes(config),
         "reference": _reference(task, test, runs),
         "rlcr_reference": RLCR_REFERENCE,
         "metadata": run_metadata(config_dict),
