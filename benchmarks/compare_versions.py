@@ -11,8 +11,10 @@ Each version runs in its own process, so alternate them::
       PYTHONPATH=.        python benchmarks/compare_versions.py new 1048576,4194304
     done
 
-Each run prints one line ``RESULT {json}`` with the minimum over ``--calls``
-calls (ms) per size, after checking the step against the numpy reference.
+The step and its inputs come from `reward_design_bench` (the checkout's, whatever
+``reward_design`` is imported). Each run prints one line ``RESULT {json}`` with the
+minimum over ``--calls`` calls (ms) per size, after checking the step against the
+numpy reference.
 ``benchmarks/results/speed_gpu_h100_old_vs_new.json`` was made this way.
 """
 
@@ -26,7 +28,7 @@ import jax
 import numpy as np
 
 import reward_design as rd
-from reward_design import bench
+from reward_design_bench import implementations, inputs
 
 
 def _min_ms(fn, calls: int) -> float:
@@ -51,12 +53,12 @@ def main(argv: list[str] | None = None) -> dict:
         "device": str(jax.devices()[0]),
         "ms": {},
     }
-    step = jax.jit(bench.jax_step)
+    step = jax.jit(implementations.default_step)
     for n in (int(s) for s in args.sizes.split(",")):
-        r = jax.device_put(bench.make_inputs(n))
-        plain = jax.device_put(bench.make_objective())
-        extra = jax.device_put(bench.make_objective(extra_term=True))
-        ref = bench.numpy_step(
+        r = jax.device_put(inputs.make_inputs(n))
+        plain = jax.device_put(inputs.make_objective())
+        extra = jax.device_put(inputs.make_objective(extra_term=True))
+        ref = implementations.numpy_step(
             np.asarray(r.correct, np.float32),
             np.asarray(r.confidence, np.float32),
             np.asarray(r.rubric),

@@ -32,7 +32,8 @@ import jax
 import numpy as np
 
 import reward_design as rd
-from reward_design import bench
+from reward_design_bench import inputs as bench
+from reward_design_bench.report import machine
 
 
 def kernel_step(objective, rollouts):
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"needs the CPU backend with the kernel built: {status}")
     result = {
         "benchmark": "cpu_kernel_parts",
-        "machine": bench._machine(),
+        "machine": machine(),
         "rounds": args.rounds,
         "timestamp_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": {
