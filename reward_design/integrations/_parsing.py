@@ -4,15 +4,24 @@ The format (Damani et al., RLCR, arXiv 2507.16806) is::
 
     <think>...</think><answer>...</answer><analysis>...</analysis><confidence>0.8</confidence>
 
-``think`` and ``analysis`` are optional and ignored here. The parser scans
-with ``str.rfind``/``str.find`` only (no regular expressions), so its cost is
-linear in the length of the text whatever the text contains, and it never
-raises on text: anything it cannot read gives ``None``.
+``think`` and ``analysis`` are optional and ignored here. The parser splits
+at the tags with ``str.rpartition``/``str.partition`` only (no regular
+expressions), so its cost is linear in the length of the text whatever the
+text contains, and it never raises on text: anything it cannot read gives
+``None``. `_parse_many` is the batch form the text adapters call: the same
+rules in one loop over the batch, with `exact_match` folded in
+(`parse_answer_confidence` is its one-text case).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
+from itertools import repeat
+
+import numpy as np
+
+from reward_design.integrations._matching import exact_match, normalize_answer
 
 __all__ = ["parse_answer_confidence", "extract_tag", "parse_confidence"]
 
@@ -47,19 +56,25 @@ def extract_tag(text: str, tag: str) -> str | None:
     Returns:
       The content with surrounding whitespace stripped, or None when there is
       no complete pair.
+
+    Raises:
+      ValueError: if ``tag`` is empty or contains ``<``/``>`` (a configuration
+        error, not a text error).
     """
+    _check_tag(tag, "tag")
     if not isinstance(text, str):
         return None
-    open_tag, close_tag = f"<{tag}>", f"</{tag}>"
-    last_close = text.rfind(close_tag)
-    if last_close < 0:
+    close_tag = f"</{tag}>"
+    # Before the last closing tag, after the last opening tag there, up to the
+    # first closing tag (the last one if none comes earlier). Tag names hold
+    # no '<' or '>', so an opening and a closing tag never overlap.
+    head, found, _ = text.rpartition(close_tag)
+    if not found:
         return None
-    start = text.rfind(open_tag, 0, last_close)
-    if start < 0:
+    _, found, body = head.rpartition(f"<{tag}>")
+    if not found:
         return None
-    start += len(open_tag)
-    end = text.find(close_tag, start)  # <= last_close, so always found
-    return text[start:end].strip()
+    return body.partition(close_tag)[0].strip()
 
 
 def parse_confidence(content: str | None, *, allow_percent: bool = False) -> float | None:
@@ -116,8 +131,9 @@ def parse_answer_confidence(
       confidence is None (the answer is still returned).
 
     It never raises on text (non-``str`` input gives ``(None, None)``) and
-    runs in time linear in ``len(text)``: it scans with ``str.rfind``, so no
-    input can trigger regular-expression backtracking.
+    runs in time linear in ``len(text)``: it splits at the tags with
+    ``str.rpartition``, so no input can trigger regular-expression
+    backtracking.
 
     Args:
       text: the completion text.
@@ -140,10 +156,141 @@ def parse_answer_confidence(
       Damani et al., "Beyond Binary Rewards: Training LMs to Reason About
       Their Uncertainty" (RLCR), arXiv 2507.16806.
     """
-    _check_tag(answer_tag, "answer_tag")
-    _check_tag(confidence_tag, "confidence_tag")
-    answer = extract_tag(text, answer_tag)
-    if not answer:
-        return None, None
-    confidence = parse_confidence(extract_tag(text, confidence_tag), allow_percent=allow_percent)
-    return answer, confidence
+    answers, confidences, _ = _parse_many(
+        [text], answer_tag=answer_tag, confidence_tag=confidence_tag, allow_percent=allow_percent
+    )
+    confidence = float(confidences[0])
+    return answers[0], None if math.isnan(confidence) else confidence
+
+
+_NAN = math.nan
+
+
+def _parse_many(
+    texts: Sequence[object],
+    ground_truths: Iterable[object] | None = None,
+    *,
+    answer_tag: str = "answer",
+    confidence_tag: str = "confidence",
+    allow_percent: bool = False,
+    texts_are_str: bool = False,
+) -> tuple[list[str | None], np.ndarray, list[float]]:
+    """`parse_answer_confidence` (and `exact_match`) over a batch.
+
+    The text adapters score thousands of completions per step, so this loop
+    inlines `extract_tag` and, given ground truths, `exact_match`, instead of
+    calling them, and reads the confidences in one pass after it
+    (`_read_confidences`): per text it is a handful of ``str`` methods, less
+    than two ``re.findall`` calls cost.
+
+    Args:
+      texts: the completions (anything but a ``str`` parses to nothing).
+      ground_truths: one per text, or None not to match.
+      answer_tag, confidence_tag, allow_percent: as `parse_answer_confidence`.
+      texts_are_str: the caller has checked that every text is a ``str``.
+
+    Returns:
+      ``(answers, confidences, verdicts)``: per text the answer (None where
+      there is none), the confidence (float64, NaN where
+      `parse_answer_confidence` gives None, so NaN wherever the answer is
+      None) and ``float(exact_match(answer, ground_truth))`` (empty without
+      ground truths).
+
+    Raises:
+      ValueError: if a tag name is bad (see `parse_answer_confidence`).
+    """
+    answer_open = f"<{_check_tag(answer_tag, 'answer_tag')}>"
+    answer_close = f"</{answer_tag}>"
+    confidence_open = f"<{_check_tag(confidence_tag, 'confidence_tag')}>"
+    confidence_close = f"</{confidence_tag}>"
+    if not texts_are_str and not set(map(type, texts)) <= {str}:
+        texts = [text if isinstance(text, str) else "" for text in texts]  # "" parses to nothing
+    match = ground_truths is not None
+    normalized: dict[str, str] = {}  # normalize_answer of each distinct string, once
+    answers: list[str | None] = []
+    verdicts: list[float] = []
+    contents: list[str] = []  # per text, its confidence's content ("nan" when there is none)
+    add_answer, add_verdict, add_content = answers.append, verdicts.append, contents.append
+    if match:
+        pairs = zip(texts, ground_truths, strict=True)
+    else:
+        pairs = zip(texts, repeat(None), strict=False)
+    for text, truth in pairs:
+        # extract_tag(text, answer_tag), inlined.
+        head, found, _ = text.rpartition(answer_close)
+        if found:
+            _, found, answer = head.rpartition(answer_open)
+            if found:
+                if answer_close in answer:
+                    answer = answer.partition(answer_close)[0]
+                answer = answer.strip()
+                if answer:
+                    add_answer(answer)
+                    if match:  # exact_match(answer, truth), inlined for a str truth
+                        if type(truth) is not str:
+                            add_verdict(1.0 if exact_match(answer, truth) else 0.0)
+                        elif answer == truth:
+                            add_verdict(1.0)
+                        else:
+                            answer_norm = normalized.get(answer)
+                            if answer_norm is None:
+                                answer_norm = normalized[answer] = normalize_answer(answer)
+                            truth_norm = normalized.get(truth)
+                            if truth_norm is None:
+                                truth_norm = normalized[truth] = normalize_answer(truth)
+                            add_verdict(1.0 if answer_norm == truth_norm else 0.0)
+                    # extract_tag(text, confidence_tag), inlined.
+                    head, found, _ = text.rpartition(confidence_close)
+                    if found:
+                        _, found, content = head.rpartition(confidence_open)
+                        if found:
+                            if confidence_close in content:
+                                content = content.partition(confidence_close)[0]
+                            add_content(content.strip() or "nan")
+                            continue
+                    add_content("nan")
+                    continue
+        add_answer(None)
+        add_content("nan")
+        if match:
+            add_verdict(0.0)  # exact_match(None, truth)
+    return answers, _read_confidences(contents, allow_percent), verdicts
+
+
+def _read_confidences(contents: list[str], allow_percent: bool) -> np.ndarray:
+    """`parse_confidence` of each (stripped) string as a float64 array, NaN for None.
+
+    ``float()`` reads a plain decimal, raises on words, ``""`` and a trailing
+    ``%``, and gives NaN/inf that the range test then refuses; what it reads
+    that `parse_confidence` does not (``"1_0"``, non-ASCII digits) is refused
+    afterwards. The common batch, all plain decimals, is one ``map(float)``.
+    """
+    values: list[float] | None = None
+    if max(map(len, contents), default=0) <= _MAX_CONFIDENCE_CHARS:
+        try:
+            values = list(map(float, contents))
+        except ValueError:  # a word, a "%", ...: one string at a time below
+            pass
+    if values is None:
+        values = []
+        add = values.append
+        for content in contents:
+            if len(content) <= _MAX_CONFIDENCE_CHARS:
+                try:
+                    add(float(content))
+                    continue
+                except ValueError:
+                    if allow_percent:
+                        parsed = parse_confidence(content, allow_percent=True)
+                        if parsed is not None:
+                            add(parsed)
+                            continue
+            add(_NAN)
+    array = np.array(values, dtype=np.float64).reshape(len(contents))
+    array[~((array >= 0.0) & (array <= 1.0))] = np.nan
+    joined = "".join(contents)
+    if not joined.isascii() or "_" in joined:
+        for i, content in enumerate(contents):
+            if not content.isascii() or "_" in content:
+                array[i] = np.nan
+    return array

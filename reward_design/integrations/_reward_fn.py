@@ -154,8 +154,11 @@ class TextRewardFunction:
         ground_truths = kwargs[self.answer_key]
         if isinstance(ground_truths, (str, bytes)) or not hasattr(ground_truths, "__len__"):
             ground_truths = [ground_truths] * len(completions)
-        texts = [completion_text(c) for c in completions]
-        batch = self.scorer.score(texts, list(ground_truths))
+        texts = list(completions)
+        texts_are_str = set(map(type, texts)) <= {str}  # TRL's standard format
+        if not texts_are_str:
+            texts = [completion_text(c) for c in texts]
+        batch = self.scorer._score(texts, list(ground_truths), texts_are_str)
         log_metric = kwargs.get("log_metric")
         if self.valid_metric and callable(log_metric) and len(texts):
             try:
@@ -169,11 +172,11 @@ class TextRewardFunction:
             values = np.where(batch.valid, batch.total - explained, batch.total)
         else:
             values = batch.components[self.select]
-        if self.dropped_as_none:
-            return [
-                float(v) if keep else None for v, keep in zip(values, batch.in_update, strict=True)
-            ]
-        return [float(v) for v in values]
+        rewards: list[float | None] = values.tolist()  # float32 -> Python floats, one call
+        if self.dropped_as_none and not batch.in_update.all():
+            for i in np.flatnonzero(~batch.in_update).tolist():
+                rewards[i] = None
+        return rewards
 
 
 def make_reward_functions(

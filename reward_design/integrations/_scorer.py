@@ -14,10 +14,13 @@ non-finite ``invalid_reward``) raise at construction.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import jax
@@ -25,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from reward_design.integrations._matching import exact_match
-from reward_design.integrations._parsing import parse_answer_confidence
+from reward_design.integrations._parsing import _parse_many, parse_answer_confidence
 from reward_design.rollouts import Rollouts
 
 __all__ = ["TextScorer", "ScoredBatch", "default_objective"]
@@ -65,9 +68,63 @@ def _evaluate_impl(objective, correct, confidence, mask):
     return out.total, dict(out.components), in_update
 
 
+def _evaluate_packed_impl(objective, packed, invalid_reward, *, feeds_confidence, names):
+    """The objective on ``packed = [correct, confidence, valid]`` (``[3, rows]`` float32).
+
+    Rows that are not valid (unscorable completions, padding) are fed
+    ``correct = confidence = 0`` and masked out, whatever ``packed`` holds
+    there. Returns ``(total, components in ``names`` order, in_update)``, each
+    ``[rows]``, with those rows already set (``invalid_reward``, 0, True): a
+    batch is one host-to-device copy and one program. (The outputs stay
+    separate arrays: stacking them into one lets XLA fuse the whole program
+    into one loop, which on CPU can round the objective differently, by one
+    float32 ulp, from the objective compiled on its own.)
+    """
+    valid = packed[2] > 0.5
+    correct = jnp.where(valid, packed[0], 0.0)
+    confidence = jnp.where(valid, packed[1], 0.0) if feeds_confidence else None
+    total, components, in_update = _evaluate_impl(
+        objective,
+        correct[:, None],
+        None if confidence is None else confidence[:, None],
+        valid[:, None],
+    )
+    return (
+        jnp.where(valid, total[:, 0], invalid_reward).astype(jnp.float32),
+        tuple(jnp.where(valid, components[name][:, 0], 0.0).astype(jnp.float32) for name in names),
+        jnp.where(valid, in_update[:, 0].astype(bool), True),
+    )
+
+
 # One compiled program per (objective structure, bucket size, confidence
-# present); the objective's numeric hyperparameters are traced leaves.
-_evaluate = jax.jit(_evaluate_impl)
+# present, component names); the objective's numeric hyperparameters are
+# traced leaves, so a new weight does not recompile.
+_evaluate_packed = jax.jit(_evaluate_packed_impl, static_argnames=("feeds_confidence", "names"))
+
+_PARSE_OPTIONS = frozenset({"answer_tag", "confidence_tag", "allow_percent"})
+
+
+def _parse_options(parse: Any) -> dict[str, Any] | None:
+    """The options if ``parse`` is `parse_answer_confidence` (or a keyword partial of it).
+
+    Such parsers are run over the whole batch at once (`_parse_many`, the
+    same rules); None for any other parser, which is called per completion.
+    """
+    if parse is parse_answer_confidence:
+        return {}
+    if (
+        isinstance(parse, functools.partial)
+        and parse.func is parse_answer_confidence
+        and not parse.args
+        and set(parse.keywords) <= _PARSE_OPTIONS
+    ):
+        options = dict(parse.keywords)
+        try:
+            _parse_many([], **options)  # bad tag names: left to the per-completion path
+        except ValueError:
+            return None
+        return options
+    return None
 
 
 def _needs_confidence(objective: Any) -> bool:
@@ -190,16 +247,39 @@ class TextScorer:
         self.require_confidence = uses_confidence or bool(require_confidence)
         self._feeds_confidence = uses_confidence
         self.component_names = tuple(self._component_names())
+        self._device_copy: tuple[Any, Any, Any] | None = None
         # (key, ScoredBatch) of the last batch, read and written as one tuple so
         # that concurrent callers (verl runs compute_score in a thread pool)
         # never pair one batch's key with another's result.
         self._cache: tuple[Any, ScoredBatch] | None = None
         self._warned = False
 
-    # Pickling (e.g. tunix's reward worker pool) drops the one-batch cache.
+    def _device_arguments(self) -> tuple[Any, jax.Array]:
+        """The objective and ``invalid_reward`` with their arrays copied to the device.
+
+        Copied once (and again only if the attributes are reassigned), so a
+        batch copies only its own numbers. Only numpy leaves (the weights of
+        `rd.terms`) are copied; Python scalars stay weakly typed under jit.
+        """
+        key = (self.objective, self.invalid_reward)
+        cached = self._device_copy
+        if cached is None or cached[0][0] is not key[0] or cached[0][1] != key[1]:
+            objective = jax.tree_util.tree_map(
+                lambda leaf: (
+                    jax.device_put(leaf) if isinstance(leaf, np.ndarray | np.generic) else leaf
+                ),
+                self.objective,
+            )
+            cached = (key, objective, jax.device_put(np.float32(self.invalid_reward)))
+            self._device_copy = cached
+        return cached[1], cached[2]
+
+    # Pickling (e.g. tunix's reward worker pool) drops the one-batch cache and
+    # the device copies.
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_cache"] = None
+        state["_device_copy"] = None
         return state
 
     def _component_names(self) -> list[str]:
@@ -221,39 +301,91 @@ class TextScorer:
             self._warned = True
             warnings.warn(message, RuntimeWarning, stacklevel=3)
 
-    def _judge(self, text: Any, ground_truth: Any) -> tuple[bool, float, float]:
-        """``(valid, correct, confidence)`` for one completion; never raises."""
-        try:
-            answer, confidence = self.parse(text)
-        except Exception as err:  # noqa: BLE001 - a custom parser must not stop training
-            self._warn(f"parse raised {err!r}; the completion is scored as invalid.")
-            return False, 0.0, math.nan
-        if answer is None:
-            return False, 0.0, math.nan
-        conf = math.nan
-        if confidence is not None:
+    def _parse_each(self, texts: list[Any]) -> tuple[list[Any], list[float]]:
+        """A custom parser, called per completion: ``(answers, confidences)``."""
+        answers: list[Any] = []
+        confidences: list[float] = []
+        for text in texts:
             try:
-                conf = float(confidence)
-            except (TypeError, ValueError):
-                conf = math.nan
-            if not 0.0 <= conf <= 1.0:  # also rejects NaN
-                conf = math.nan
-        if self.require_confidence and math.isnan(conf):
-            return False, 0.0, conf
-        try:
-            verdict = float(self.match(answer, ground_truth))
-        except Exception as err:  # noqa: BLE001 - a custom matcher must not stop training
-            self._warn(f"match raised {err!r}; the completion is scored as invalid.")
-            return False, 0.0, conf
-        if not 0.0 <= verdict <= 1.0:
-            self._warn(
-                f"match returned {verdict!r}, outside [0, 1]; the completion is scored as invalid."
+                answer, confidence = self.parse(text)
+            except Exception as err:  # noqa: BLE001 - a custom parser must not stop training
+                self._warn(f"parse raised {err!r}; the completion is scored as invalid.")
+                answer, confidence = None, None
+            conf = math.nan
+            if answer is not None and confidence is not None:
+                try:
+                    conf = float(confidence)
+                except (TypeError, ValueError, OverflowError):
+                    conf = math.nan
+                if not 0.0 <= conf <= 1.0:  # also rejects NaN
+                    conf = math.nan
+            answers.append(answer)
+            confidences.append(conf)
+        return answers, confidences
+
+    def _match_each(
+        self, answers: list[Any], ground_truths: list[Any], valid: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A custom matcher, called on the completions still valid: ``(verdicts, valid)``."""
+        verdicts = np.zeros(len(answers), dtype=np.float32)
+        valid = valid.copy()
+        for i in np.flatnonzero(valid).tolist():
+            try:
+                verdict = float(self.match(answers[i], ground_truths[i]))
+            except Exception as err:  # noqa: BLE001 - a custom matcher must not stop training
+                self._warn(f"match raised {err!r}; the completion is scored as invalid.")
+                valid[i] = False
+                continue
+            if not 0.0 <= verdict <= 1.0:
+                self._warn(
+                    f"match returned {verdict!r}, outside [0, 1]; the completion is scored as "
+                    "invalid."
+                )
+                valid[i] = False
+                continue
+            verdicts[i] = verdict
+        return verdicts, valid
+
+    def _judge(
+        self,
+        texts: list[Any],
+        ground_truths: list[Any],
+        packed: np.ndarray,
+        texts_are_str: bool = False,
+    ) -> np.ndarray:
+        """Parses and matches a batch into ``packed[0]`` (the matcher's verdict) and
+        ``packed[1]`` (the confidence, NaN where absent); returns ``valid``. Never
+        raises on text."""
+        n = len(texts)
+        options = _parse_options(self.parse)
+        builtin_match = self.match is exact_match
+        verdicts = None
+        if options is not None:
+            answers, confidences, verdicts = _parse_many(
+                texts,
+                ground_truths if builtin_match else None,
+                texts_are_str=texts_are_str,
+                **options,
             )
-            return False, 0.0, conf
-        return True, verdict, conf
+        else:
+            answers, confidences = self._parse_each(texts)
+        packed[1, :n] = confidences
+        if self.require_confidence:
+            valid = ~np.isnan(packed[1, :n])  # NaN wherever there is no answer, too
+        else:
+            valid = np.fromiter(map(operator.is_not, answers, repeat(None)), dtype=bool, count=n)
+        if builtin_match and verdicts is not None:
+            packed[0, :n] = verdicts
+        else:  # a custom matcher, or exact_match after a custom parser
+            packed[0, :n], valid = self._match_each(answers, ground_truths, valid)
+        return valid
 
     def score(self, texts: Sequence[Any], ground_truths: Sequence[Any]) -> ScoredBatch:
         """Scores ``N`` completions against ``N`` ground truths.
+
+        The batch is parsed and matched in one pass (`parse_answer_confidence`
+        and `exact_match` over the whole batch; custom parsers and matchers
+        per completion) and evaluated in one call of the jitted objective.
 
         Args:
           texts: ``N`` completion strings (anything else is invalid).
@@ -266,8 +398,12 @@ class TextScorer:
           ValueError: if the two lengths differ (a wiring error in the
             caller, not a text error).
         """
-        texts = list(texts)
-        ground_truths = list(ground_truths)
+        return self._score(list(texts), list(ground_truths))
+
+    def _score(
+        self, texts: list[Any], ground_truths: list[Any], texts_are_str: bool = False
+    ) -> ScoredBatch:
+        """`score` on lists the caller owns (they key the one-batch cache)."""
         if len(texts) != len(ground_truths):
             raise ValueError(
                 f"got {len(texts)} completions but {len(ground_truths)} ground truths; "
@@ -282,34 +418,32 @@ class TextScorer:
             pass
 
         n = len(texts)
-        judged = [self._judge(t, g) for t, g in zip(texts, ground_truths, strict=True)]
-        valid = np.fromiter((v for v, _, _ in judged), dtype=bool, count=n)
-        correct = np.fromiter((c for _, c, _ in judged), dtype=np.float32, count=n)
-        confidence = np.fromiter((p for _, _, p in judged), dtype=np.float32, count=n)
-
-        total = np.full(n, self.invalid_reward, dtype=np.float32)
-        components = {name: np.zeros(n, dtype=np.float32) for name in self.component_names}
-        in_update = np.ones(n, dtype=bool)
+        packed = np.zeros((3, _bucket(n)), dtype=np.float32)
+        valid = self._judge(texts, ground_truths, packed, texts_are_str)
+        correct = np.where(valid, packed[0, :n], np.float32(0.0))
+        confidence = packed[1, :n]
         if valid.any():
-            rows = _bucket(n)
-            c = np.zeros((rows, 1), np.float32)
-            c[:n, 0] = np.where(valid, correct, 0.0)
-            m = np.zeros((rows, 1), bool)
-            m[:n, 0] = valid
-            p = None
-            if self._feeds_confidence:
-                p = np.zeros((rows, 1), np.float32)
-                # Valid rows always have a confidence here; invalid and padding
-                # rows are fed 0 and masked out.
-                p[:n, 0] = np.where(valid, confidence, 0.0)
-            out_total, out_components, out_in_update = jax.device_get(
-                _evaluate(self.objective, c, p, m)
+            packed[2, :n] = valid
+            objective, invalid_reward = self._device_arguments()
+            out_total, out_components, out_in_update = _evaluate_packed(
+                objective,
+                packed,
+                invalid_reward,
+                feeds_confidence=self._feeds_confidence,
+                names=self.component_names,
             )
-            total = np.where(valid, np.asarray(out_total)[:n, 0], total).astype(np.float32)
-            in_update = np.where(valid, np.asarray(out_in_update, dtype=bool)[:n, 0], True)
-            for name in self.component_names:
-                values = np.asarray(out_components[name])[:n, 0]
-                components[name] = np.where(valid, values, 0.0).astype(np.float32)
+            # np.asarray waits for the program and views its result (read-only);
+            # the copies of the first n rows are the batch's own arrays.
+            total = np.asarray(out_total)[:n].copy()
+            components = {
+                name: np.asarray(values)[:n].copy()
+                for name, values in zip(self.component_names, out_components, strict=True)
+            }
+            in_update = np.asarray(out_in_update)[:n].copy()
+        else:
+            total = np.full(n, self.invalid_reward, dtype=np.float32)
+            components = {name: np.zeros(n, dtype=np.float32) for name in self.component_names}
+            in_update = np.ones(n, dtype=bool)
 
         result = ScoredBatch(
             total=total,
@@ -319,5 +453,5 @@ class TextScorer:
             confidence=confidence,
             in_update=in_update,
         )
-        self._cache = ((list(texts), list(ground_truths)), result)
+        self._cache = (key, result)
         return result

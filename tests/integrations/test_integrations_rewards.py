@@ -10,6 +10,7 @@ import subprocess
 import sys
 import warnings
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,7 +18,6 @@ from hypothesis import strategies as st
 
 import reward_design as rd
 from reward_design.integrations import TextScorer, numeric_match
-from reward_design.integrations._scorer import _evaluate
 
 RLCR = rd.compose(correct=rd.terms.Correctness(), brier=rd.terms.Brier(weight=1.0))
 
@@ -172,12 +172,14 @@ def test_component_functions_sum_to_the_total():
     assert [f.__name__ for f in prefixed] == ["rd/correct", "rd/brier", "rd/rest"]
 
 
-def test_component_functions_share_one_evaluation(monkeypatch):
-    fns = rd.integrations.trl.component_reward_funcs(RLCR)
+def test_component_functions_share_one_evaluation():
     calls = []
-    scorer = fns[0].scorer
-    original = scorer._judge
-    monkeypatch.setattr(scorer, "_judge", lambda *a: calls.append(1) or original(*a))
+
+    def counting_parse(text):
+        calls.append(text)
+        return rd.integrations.parse_answer_confidence(text)
+
+    fns = rd.integrations.trl.component_reward_funcs(RLCR, parse=counting_parse)
     kwargs = {"completions": [_completion("4", 0.5)] * 3, "solution": ["4"] * 3}
     for f in fns:
         f(**kwargs)
@@ -186,18 +188,32 @@ def test_component_functions_share_one_evaluation(monkeypatch):
     assert len(calls) == 6  # new ground truths: recomputed
 
 
+_TRACES: list = []
+
+
+def _trace_counter(r):
+    """A zero reward term that records each trace of the objective (a Python side effect)."""
+    _TRACES.append(1)
+    return jnp.zeros_like(r.correct)
+
+
 def test_one_compile_across_hyperparameters_and_batch_sizes():
-    fn_a = rd.integrations.trl.reward_func(
-        rd.compose(correct=rd.terms.Correctness(), brier=rd.terms.Brier(weight=0.3))
-    )
-    fn_a(completions=[_completion("4", 0.5)] * 3, solution=["4"] * 3)
-    before = _evaluate._cache_size()
-    for weight, n in [(0.7, 5), (1.9, 8), (0.1, 1)]:
-        fn = rd.integrations.trl.reward_func(
-            rd.compose(correct=rd.terms.Correctness(), brier=rd.terms.Brier(weight=weight))
+    def objective(weight):  # the same static term function each time: one structure
+        return rd.compose(
+            correct=rd.terms.Correctness(), brier=rd.terms.Brier(weight=weight), zero=_trace_counter
         )
-        fn(completions=[_completion("4", 0.5)] * n, solution=["4"] * n)
-    assert _evaluate._cache_size() == before  # same bucket (8 rows), weights traced
+
+    weights = (0.3, 0.7, 1.9, 0.1)
+    fns = [rd.integrations.trl.reward_func(objective(w)) for w in weights]
+    before = len(_TRACES)  # construction traces abstractly (eval_shape)
+    for fn, weight, n in zip(fns, weights, [3, 5, 8, 1], strict=True):
+        got = fn(completions=[_completion("4", 0.5)] * n, solution=["4"] * n)
+        np.testing.assert_allclose(got, [1.0 - weight * 0.25] * n, rtol=1e-6)
+    # One trace for the first call; the others reuse its program: same bucket
+    # (8 rows), and the weights are traced, not static.
+    assert len(_TRACES) - before == 1
+    fns[0](completions=[_completion("4", 0.5)] * 9, solution=["4"] * 9)
+    assert len(_TRACES) - before == 2  # 16 rows: a new bucket, one more program
 
 
 # ------------------------------------------------------- never raise on text
