@@ -69,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
             if extra is None:
                 raise
             stub = sub.add_parser(command, help=f"(needs the '{extra}' extra)", add_help=False)
-            stub.add_argument("rest", nargs=argparse.REMAINDER)
-            stub.set_defaults(func=_missing_extra(command, extra, err))
+            stub.set_defaults(func=_missing_extra(command, extra, err), takes_any_arguments=True)
             continue
         module.register(sub)
     return parser
@@ -78,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Known-args parsing, so that a command standing in for a missing extra can still
+    # say what to install whatever options follow it; every other command is strict.
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "takes_any_arguments", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     return int(args.func(args) or 0)
 
 
