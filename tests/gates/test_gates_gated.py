@@ -281,7 +281,10 @@ def test_gated_jit_matches_and_does_not_recompile(make_batch):
             )
             jit_out, jit_mask = fn(gated, r)
             out, mask = gated.evaluate(r)
-            np.testing.assert_allclose(np.asarray(jit_out.total), np.asarray(out.total), 1e-6)
+            # jit fuses the sums differently: equal to float32 rounding of the O(1) terms
+            np.testing.assert_allclose(
+                np.asarray(jit_out.total), np.asarray(out.total), rtol=1e-6, atol=1e-6
+            )
             np.testing.assert_array_equal(np.asarray(jit_out.accepted), np.asarray(out.accepted))
             np.testing.assert_array_equal(np.asarray(jit_mask), np.asarray(mask))
             for key, value in out.stats.items():
