@@ -166,6 +166,10 @@ def parse_answer_confidence(
 _NAN = math.nan
 
 
+NO_ANSWER = 255  # `_parse_many`'s verdict code for a text without an answer
+_UNSET = object()
+
+
 def _parse_many(
     texts: Sequence[object],
     ground_truths: Iterable[object] | None = None,
@@ -174,12 +178,12 @@ def _parse_many(
     confidence_tag: str = "confidence",
     allow_percent: bool = False,
     texts_are_str: bool = False,
-) -> tuple[list[str | None], np.ndarray, list[float]]:
+) -> tuple[list[str | None] | None, np.ndarray, np.ndarray | None]:
     """`parse_answer_confidence` (and `exact_match`) over a batch.
 
     The text adapters score thousands of completions per step, so this loop
     inlines `extract_tag` and, given ground truths, `exact_match`, instead of
-    calling them, and reads the confidences in one pass after it
+    calling them, and reads all the confidences at once after it
     (`_read_confidences`): per text it is a handful of ``str`` methods, less
     than two ``re.findall`` calls cost.
 
@@ -190,11 +194,12 @@ def _parse_many(
       texts_are_str: the caller has checked that every text is a ``str``.
 
     Returns:
-      ``(answers, confidences, verdicts)``: per text the answer (None where
-      there is none), the confidence (float64, NaN where
-      `parse_answer_confidence` gives None, so NaN wherever the answer is
-      None) and ``float(exact_match(answer, ground_truth))`` (empty without
-      ground truths).
+      ``(answers, confidences, verdicts)``. ``confidences``: float64, NaN
+      where `parse_answer_confidence` gives None (so wherever there is no
+      answer). Without ground truths, ``answers`` lists the answers (None
+      where there is none) and ``verdicts`` is None; with them, ``answers``
+      is None and ``verdicts`` is uint8: ``exact_match(answer,
+      ground_truth)`` as 1/0, or `NO_ANSWER`.
 
     Raises:
       ValueError: if a tag name is bad (see `parse_answer_confidence`).
@@ -207,9 +212,12 @@ def _parse_many(
         texts = [text if isinstance(text, str) else "" for text in texts]  # "" parses to nothing
     match = ground_truths is not None
     normalized: dict[str, str] = {}  # normalize_answer of each distinct string, once
+    verdicts_by_truth: dict[str, dict[str, int]] = {}
+    verdict_of: dict[str, int] = {}
+    last_truth: object = _UNSET
     answers: list[str | None] = []
-    verdicts: list[float] = []
-    contents: list[str] = []  # per text, its confidence's content ("nan" when there is none)
+    verdicts = bytearray()
+    contents: list[str] = []  # per text, its confidence's content, unstripped ("nan": none)
     add_answer, add_verdict, add_content = answers.append, verdicts.append, contents.append
     if match:
         pairs = zip(texts, ground_truths, strict=True)
@@ -225,72 +233,92 @@ def _parse_many(
                     answer = answer.partition(answer_close)[0]
                 answer = answer.strip()
                 if answer:
-                    add_answer(answer)
-                    if match:  # exact_match(answer, truth), inlined for a str truth
-                        if type(truth) is not str:
-                            add_verdict(1.0 if exact_match(answer, truth) else 0.0)
-                        elif answer == truth:
-                            add_verdict(1.0)
-                        else:
-                            answer_norm = normalized.get(answer)
-                            if answer_norm is None:
-                                answer_norm = normalized[answer] = normalize_answer(answer)
-                            truth_norm = normalized.get(truth)
-                            if truth_norm is None:
-                                truth_norm = normalized[truth] = normalize_answer(truth)
-                            add_verdict(1.0 if answer_norm == truth_norm else 0.0)
-                    # extract_tag(text, confidence_tag), inlined.
+                    if not match:
+                        add_answer(answer)
+                    else:
+                        # exact_match(answer, truth), once per distinct answer to the
+                        # same ground truth (completions of a prompt come together).
+                        if truth is not last_truth:
+                            if type(truth) is str:
+                                verdict_of = verdicts_by_truth.setdefault(truth, {})
+                            else:
+                                verdict_of = {}
+                            last_truth = truth
+                        verdict = verdict_of.get(answer)
+                        if verdict is None:
+                            verdict = verdict_of[answer] = _exact_match_code(
+                                answer, truth, normalized
+                            )
+                        add_verdict(verdict)
+                    # extract_tag(text, confidence_tag), inlined but not stripped:
+                    # _read_confidences deals with the whitespace.
                     head, found, _ = text.rpartition(confidence_close)
                     if found:
                         _, found, content = head.rpartition(confidence_open)
                         if found:
                             if confidence_close in content:
                                 content = content.partition(confidence_close)[0]
-                            add_content(content.strip() or "nan")
+                            add_content(content)
                             continue
                     add_content("nan")
                     continue
-        add_answer(None)
-        add_content("nan")
         if match:
-            add_verdict(0.0)  # exact_match(None, truth)
-    return answers, _read_confidences(contents, allow_percent), verdicts
+            add_verdict(NO_ANSWER)
+        else:
+            add_answer(None)
+        add_content("nan")
+    confidences = _read_confidences(contents, allow_percent)
+    if match:
+        return None, confidences, np.frombuffer(verdicts, dtype=np.uint8)
+    return answers, confidences, None
+
+
+def _exact_match_code(answer: str, truth: object, normalized: dict[str, str]) -> int:
+    """``exact_match(answer, truth)`` as 1/0, normalising ``str`` values once per batch."""
+    if type(truth) is not str:
+        return 1 if exact_match(answer, truth) else 0
+    if answer == truth:
+        return 1
+    answer_norm = normalized.get(answer)
+    if answer_norm is None:
+        answer_norm = normalized[answer] = normalize_answer(answer)
+    truth_norm = normalized.get(truth)
+    if truth_norm is None:
+        truth_norm = normalized[truth] = normalize_answer(truth)
+    return 1 if answer_norm == truth_norm else 0
 
 
 def _read_confidences(contents: list[str], allow_percent: bool) -> np.ndarray:
-    """`parse_confidence` of each (stripped) string as a float64 array, NaN for None.
+    """``parse_confidence(content)`` of each string as float64 (NaN for None).
 
-    ``float()`` reads a plain decimal, raises on words, ``""`` and a trailing
-    ``%``, and gives NaN/inf that the range test then refuses; what it reads
-    that `parse_confidence` does not (``"1_0"``, non-ASCII digits) is refused
-    afterwards. The common batch, all plain decimals, is one ``map(float)``.
+    The common batch, all plain numbers, is one ``map(float)``: ``float()``
+    strips ASCII and Unicode whitespace itself, raises on words, ``""`` and a
+    trailing ``%``, and gives NaN/inf that the range test refuses. What it
+    reads that `parse_confidence` does not (``"1_0"``, non-ASCII digits, more
+    than 64 characters) is refused after it; any string it cannot read goes
+    to `parse_confidence` itself.
     """
-    values: list[float] | None = None
-    if max(map(len, contents), default=0) <= _MAX_CONFIDENCE_CHARS:
-        try:
-            values = list(map(float, contents))
-        except ValueError:  # a word, a "%", ...: one string at a time below
-            pass
-    if values is None:
-        values = []
-        add = values.append
-        for content in contents:
-            if len(content) <= _MAX_CONFIDENCE_CHARS:
-                try:
-                    add(float(content))
-                    continue
-                except ValueError:
-                    if allow_percent:
-                        parsed = parse_confidence(content, allow_percent=True)
-                        if parsed is not None:
-                            add(parsed)
-                            continue
-            add(_NAN)
-    array = np.array(values, dtype=np.float64).reshape(len(contents))
-    array[~((array >= 0.0) & (array <= 1.0))] = np.nan
-    joined = "".join(contents)
-    if not joined.isascii() or "_" in joined:
+    n = len(contents)
+    longest = max(map(len, contents), default=0)
+    try:
+        if longest > _MAX_CONFIDENCE_CHARS:  # float() is only given short strings
+            raise ValueError
+        values = np.fromiter(map(float, contents), dtype=np.float64, count=n)
+    except ValueError:
+        values = np.empty(n, dtype=np.float64)
         for i, content in enumerate(contents):
-            if not content.isascii() or "_" in content:
-                array[i] = np.nan
-    return array
+            try:
+                if len(content) > _MAX_CONFIDENCE_CHARS:
+                    raise ValueError
+                values[i] = float(content)
+            except ValueError:
+                parsed = parse_confidence(content, allow_percent=allow_percent)
+                values[i] = _NAN if parsed is None else parsed
+    values[~((values >= 0.0) & (values <= 1.0))] = _NAN  # also NaN/inf
+    joined = "".join(contents)
+    if longest > _MAX_CONFIDENCE_CHARS or not joined.isascii() or "_" in joined:
+        for i, content in enumerate(contents):
+            content = content.strip()
+            if len(content) > _MAX_CONFIDENCE_CHARS or not content.isascii() or "_" in content:
+                values[i] = _NAN
+    return values

@@ -28,7 +28,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from reward_design.integrations._matching import exact_match
-from reward_design.integrations._parsing import _parse_many, parse_answer_confidence
+from reward_design.integrations._parsing import (
+    NO_ANSWER,
+    _parse_many,
+    parse_answer_confidence,
+)
 from reward_design.rollouts import Rollouts
 
 __all__ = ["TextScorer", "ScoredBatch", "default_objective"]
@@ -68,18 +72,23 @@ def _evaluate_impl(objective, correct, confidence, mask):
     return out.total, dict(out.components), in_update
 
 
-def _evaluate_packed_impl(objective, packed, invalid_reward, *, feeds_confidence, names):
+def _evaluate_packed_impl(leaves, packed, invalid_reward, spec):
     """The objective on ``packed = [correct, confidence, valid]`` (``[3, rows]`` float32).
 
-    Rows that are not valid (unscorable completions, padding) are fed
-    ``correct = confidence = 0`` and masked out, whatever ``packed`` holds
-    there. Returns ``(total, components in ``names`` order, in_update)``, each
-    ``[rows]``, with those rows already set (``invalid_reward``, 0, True): a
-    batch is one host-to-device copy and one program. (The outputs stay
-    separate arrays: stacking them into one lets XLA fuse the whole program
-    into one loop, which on CPU can round the objective differently, by one
-    float32 ulp, from the objective compiled on its own.)
+    ``leaves`` are the objective's pytree leaves and ``spec = (treedef,
+    feeds_confidence, component names)`` the static rest (flattened once by
+    `TextScorer`, not per call). Rows that are not valid (unscorable
+    completions, padding) are fed ``correct = confidence = 0`` and masked
+    out, whatever ``packed`` holds there. Returns ``(total, components in
+    name order, in_update)``, each ``[rows]``, with those rows already set
+    (``invalid_reward``, 0, True): a batch is one host-to-device copy and one
+    program. (The outputs stay separate arrays: stacking them into one lets
+    XLA fuse the whole program into one loop, which on CPU can round the
+    objective differently, by one float32 ulp, from the objective compiled
+    on its own.)
     """
+    treedef, feeds_confidence, names = spec
+    objective = jax.tree_util.tree_unflatten(treedef, leaves)
     valid = packed[2] > 0.5
     correct = jnp.where(valid, packed[0], 0.0)
     confidence = jnp.where(valid, packed[1], 0.0) if feeds_confidence else None
@@ -99,7 +108,7 @@ def _evaluate_packed_impl(objective, packed, invalid_reward, *, feeds_confidence
 # One compiled program per (objective structure, bucket size, confidence
 # present, component names); the objective's numeric hyperparameters are
 # traced leaves, so a new weight does not recompile.
-_evaluate_packed = jax.jit(_evaluate_packed_impl, static_argnames=("feeds_confidence", "names"))
+_evaluate_packed = jax.jit(_evaluate_packed_impl, static_argnums=3)
 
 _PARSE_OPTIONS = frozenset({"answer_tag", "confidence_tag", "allow_percent"})
 
@@ -247,32 +256,35 @@ class TextScorer:
         self.require_confidence = uses_confidence or bool(require_confidence)
         self._feeds_confidence = uses_confidence
         self.component_names = tuple(self._component_names())
-        self._device_copy: tuple[Any, Any, Any] | None = None
+        self._device_copy: tuple[Any, ...] | None = None
         # (key, ScoredBatch) of the last batch, read and written as one tuple so
         # that concurrent callers (verl runs compute_score in a thread pool)
         # never pair one batch's key with another's result.
         self._cache: tuple[Any, ScoredBatch] | None = None
         self._warned = False
 
-    def _device_arguments(self) -> tuple[Any, jax.Array]:
-        """The objective and ``invalid_reward`` with their arrays copied to the device.
+    def _device_arguments(self) -> tuple[list[Any], jax.Array, tuple[Any, bool, tuple]]:
+        """``(leaves, invalid_reward, spec)`` for `_evaluate_packed`.
 
-        Copied once (and again only if the attributes are reassigned), so a
-        batch copies only its own numbers. Only numpy leaves (the weights of
-        `rd.terms`) are copied; Python scalars stay weakly typed under jit.
+        The objective is flattened and its array leaves (the weights of
+        `rd.terms`) and ``invalid_reward`` copied to the device once (again
+        only if those attributes are reassigned), so a batch copies only its
+        own numbers. Python scalar leaves stay as they are (weakly typed under
+        ``jit``, as when the objective itself is passed).
         """
         key = (self.objective, self.invalid_reward)
         cached = self._device_copy
         if cached is None or cached[0][0] is not key[0] or cached[0][1] != key[1]:
-            objective = jax.tree_util.tree_map(
-                lambda leaf: (
-                    jax.device_put(leaf) if isinstance(leaf, np.ndarray | np.generic) else leaf
-                ),
-                self.objective,
-            )
-            cached = (key, objective, jax.device_put(np.float32(self.invalid_reward)))
+            leaves, treedef = jax.tree_util.tree_flatten(self.objective)
+            leaves = [
+                jax.device_put(leaf) if isinstance(leaf, np.ndarray | np.generic) else leaf
+                for leaf in leaves
+            ]
+            invalid = jax.device_put(np.float32(self.invalid_reward))
+            spec = (treedef, self._feeds_confidence, self.component_names)
+            cached = (key, leaves, invalid, spec)
             self._device_copy = cached
-        return cached[1], cached[2]
+        return cached[1], cached[2], cached[3]
 
     # Pickling (e.g. tunix's reward worker pool) drops the one-batch cache and
     # the device copies.
@@ -358,26 +370,26 @@ class TextScorer:
         raises on text."""
         n = len(texts)
         options = _parse_options(self.parse)
-        builtin_match = self.match is exact_match
-        verdicts = None
-        if options is not None:
-            answers, confidences, verdicts = _parse_many(
-                texts,
-                ground_truths if builtin_match else None,
-                texts_are_str=texts_are_str,
-                **options,
+        if options is not None and self.match is exact_match:
+            # The common case: parse and match fused in one loop over the batch.
+            _, confidences, verdicts = _parse_many(
+                texts, ground_truths, texts_are_str=texts_are_str, **options
             )
+            packed[1, :n] = confidences
+            packed[0, :n] = verdicts == 1
+            if self.require_confidence:
+                return ~np.isnan(packed[1, :n])  # NaN wherever there is no answer, too
+            return verdicts != NO_ANSWER
+        if options is not None:
+            answers, confidences, _ = _parse_many(texts, texts_are_str=texts_are_str, **options)
         else:
             answers, confidences = self._parse_each(texts)
         packed[1, :n] = confidences
         if self.require_confidence:
-            valid = ~np.isnan(packed[1, :n])  # NaN wherever there is no answer, too
+            valid = ~np.isnan(packed[1, :n])
         else:
             valid = np.fromiter(map(operator.is_not, answers, repeat(None)), dtype=bool, count=n)
-        if builtin_match and verdicts is not None:
-            packed[0, :n] = verdicts
-        else:  # a custom matcher, or exact_match after a custom parser
-            packed[0, :n], valid = self._match_each(answers, ground_truths, valid)
+        packed[0, :n], valid = self._match_each(answers, ground_truths, valid)
         return valid
 
     def score(self, texts: Sequence[Any], ground_truths: Sequence[Any]) -> ScoredBatch:
@@ -424,13 +436,9 @@ class TextScorer:
         confidence = packed[1, :n]
         if valid.any():
             packed[2, :n] = valid
-            objective, invalid_reward = self._device_arguments()
+            leaves, invalid_reward, spec = self._device_arguments()
             out_total, out_components, out_in_update = _evaluate_packed(
-                objective,
-                packed,
-                invalid_reward,
-                feeds_confidence=self._feeds_confidence,
-                names=self.component_names,
+                leaves, packed, invalid_reward, spec
             )
             # np.asarray waits for the program and views its result (read-only);
             # the copies of the first n rows are the batch's own arrays.

@@ -7,7 +7,7 @@ import re
 import string
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import reward_design as rd
@@ -135,6 +135,12 @@ def test_bad_tag_names_raise(tag):
         parse_answer_confidence("<answer>x</answer>", answer_tag=tag)
 
 
+@pytest.mark.parametrize("tag", ["", "<a>", " a", "a>b", None])
+def test_extract_tag_refuses_bad_tag_names(tag):
+    with pytest.raises(ValueError, match="tag"):
+        extract_tag("<a>x</a>", tag)
+
+
 @pytest.mark.parametrize("value", [None, 3, 2.5, b"<answer>x</answer>", ["<answer>x</answer>"]])
 def test_non_text_never_raises(value):
     assert parse_answer_confidence(value) == (None, None)
@@ -199,7 +205,7 @@ def test_arbitrary_text_never_raises(text):
 def test_huge_adversarial_inputs_are_parsed_correctly():
     # ~16 MB of unbalanced tags: a backtracking regex such as
     # r"<answer>(.*?)</answer>.*<confidence>(.*?)</confidence>" is quadratic
-    # here; the rfind scanner is a handful of linear passes.
+    # here; the rpartition scanner is a handful of linear passes.
     n = 1_000_000
     noise = "<answer>" * n + "x" * n + "</confidence>" * (n // 10)
     text = noise + "<answer>ok</answer>" + "<confidence>" * n + "0.5</confidence>" + "<" * n
@@ -207,6 +213,111 @@ def test_huge_adversarial_inputs_are_parsed_correctly():
     assert parse_answer_confidence("<answer>" * (4 * n)) == (None, None)
     long_conf = "<answer>x</answer><confidence>" + "0" * (4 * n) + "</confidence>"
     assert parse_answer_confidence(long_conf) == ("x", None)
+
+
+# An independent reading of the documented confidence rules: an ASCII decimal
+# (optionally a percentage) of at most 64 characters, in [0, 1].
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _reference_confidence(content, allow_percent=False):
+    if content is None:
+        return None
+    s = content.strip()
+    if len(s) > 64:
+        return None
+    scale = 1.0
+    if allow_percent and s.endswith("%"):
+        s, scale = s[:-1].rstrip(), 100.0
+    if not _DECIMAL.fullmatch(s):
+        return None
+    value = float(s) / scale
+    return value if 0.0 <= value <= 1.0 else None
+
+
+_ATOMS = (
+    "<answer>", "</answer>", "<confidence>", "</confidence>", "0.5", ".25", "1", "0", "x",
+    " ", "\n", "\x1c", "\xa0", "_", "%", "\u0663", "e-1", "<", ">", "/", "7" * 70, "0.2_5",
+)  # fmt: skip
+_tagged_text = st.lists(st.sampled_from(_ATOMS), max_size=14).map("".join)
+# Contents that float() reads but the rules refuse, or the reverse.
+_ODD_CONFIDENCES = [
+    "0.2_5", "\u0660.\u0665", "0." + "1" * 70, " 0.3\x1c", "\x1c0.3", "\xa00.4\u3000",
+    "0.7" + " " * 70, "80%", "80 %", "", "  ", "nan", "-0.0", "1e-3", "+.5", "5.", "1.5",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("<answer>a<answer>b</answer>c</answer><confidence>.5</confidence>", ("b", 0.5)),
+        ("<answer>a</answer>b</answer><confidence>.5</confidence>", ("a", 0.5)),
+        ("<answer>a</answer><confidence>0.1</confidence>0.2</confidence>", ("a", 0.1)),
+        ("<answer>a</answer><confidence>0.1<confidence>0.2</confidence>", ("a", 0.2)),
+        ("</answer><answer>a</answer><answer>", ("a", None)),
+        ("<answer>a</answer><confidence>0.2_5</confidence>", ("a", None)),
+        ("<answer>a</answer><confidence> 0.25\x1c</confidence>", ("a", 0.25)),
+    ],
+)
+def test_nested_unbalanced_and_odd_pairs(text, expected):
+    assert parse_answer_confidence(text) == expected
+
+
+@given(_tagged_text, st.booleans())
+@settings(max_examples=300)
+def test_parse_answer_confidence_matches_brute_force_reference(text, allow_percent):
+    answer = _reference_extract(text, "answer")
+    expected = (None, None)
+    if answer:
+        content = _reference_extract(text, "confidence")
+        expected = (answer, _reference_confidence(content, allow_percent))
+    assert parse_answer_confidence(text, allow_percent=allow_percent) == expected
+
+
+@given(st.lists(st.one_of(_tagged_text, st.none(), st.integers()), max_size=12), st.booleans())
+@settings(max_examples=200)
+def test_batch_parser_equals_one_text_at_a_time(texts, allow_percent):
+    # The adapters' batch parser: the same answers and confidences as
+    # parse_answer_confidence per text, the verdicts of exact_match, wherever
+    # in the batch the odd texts are.
+    from reward_design.integrations._parsing import NO_ANSWER, _parse_many
+
+    truths = [["x", "1"][i % 2] for i in range(len(texts))]
+    singles = [parse_answer_confidence(t, allow_percent=allow_percent) for t in texts]
+    answers, confidences, verdicts = _parse_many(texts, allow_percent=allow_percent)
+    assert verdicts is None
+    assert answers == [a for a, _ in singles]
+    expected = [math.nan if c is None else c for _, c in singles]
+    assert [math.isnan(c) for c in confidences] == [math.isnan(c) for c in expected]
+    assert [c for c in confidences if c == c] == [c for c in expected if c == c]
+    none, confidences, verdicts = _parse_many(texts, truths, allow_percent=allow_percent)
+    assert none is None
+    expected_verdicts = [
+        NO_ANSWER if a is None else int(exact_match(a, t))
+        for (a, _), t in zip(singles, truths, strict=True)
+    ]
+    assert verdicts.tolist() == expected_verdicts
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=8),
+            st.sampled_from(_ODD_CONFIDENCES),
+            st.floats(0, 1).map(repr),
+        ),
+        max_size=10,
+    )
+)
+@settings(max_examples=200)
+def test_batch_confidence_reader_equals_parse_confidence(contents):
+    from reward_design.integrations._parsing import _read_confidences
+
+    for allow_percent in (False, True):
+        got = _read_confidences(contents, allow_percent)
+        for content, value in zip(contents, got.tolist(), strict=True):
+            expected = parse_confidence(content, allow_percent=allow_percent)
+            assert (expected is None and math.isnan(value)) or value == expected, content
 
 
 # ---------------------------------------------------------------- matching

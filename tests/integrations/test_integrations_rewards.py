@@ -59,6 +59,58 @@ def test_trl_rewards_equal_jax_objective_on_arrays(rows, weight):
     np.testing.assert_allclose(got, closed, rtol=1e-5, atol=1e-6)
 
 
+# An RLCR-like completion, well formed or not, on which the hand-written
+# TRL-style function (`handwritten_rlcr.py`) and ours must agree: pairs that
+# are not nested (a stray unclosed tag only after the last pair), answers that
+# SQuAD normalisation leaves as they are (up to surrounding whitespace).
+_answers = st.sampled_from(["42", "17", " 42 ", "\n42", "paris", "", "  "])
+_confidences = st.one_of(
+    st.floats(0.0, 1.0).map(repr),
+    st.floats(-0.5, 1.5).map(lambda p: f"{p:.6f}"),
+    st.sampled_from(["high", "", " 0.25 ", ".5", "1", "0", "1e-1", "80%", "nan", "inf", "1.5"]),
+)
+_pair = st.tuples(st.booleans(), st.sampled_from(["complete", "missing", "unclosed"]))
+
+
+@st.composite
+def _rlcr_like(draw):
+    text = draw(st.sampled_from(["", "<think>2+2=4</think>", "reasoning... "]))
+    if draw(st.booleans()):  # an earlier attempt, superseded by the last pair
+        text += f"<answer>{draw(_answers)}</answer><confidence>0.3</confidence> wait. "
+    answer_form = draw(st.sampled_from(["complete", "complete", "missing", "unclosed"]))
+    answer = draw(_answers)
+    if answer_form == "complete":
+        text += f"<answer>{answer}</answer>"
+    if draw(st.booleans()):
+        text += "<analysis>sure?</analysis>"
+    confidence_form = draw(st.sampled_from(["complete", "complete", "missing", "unclosed"]))
+    if confidence_form == "complete":
+        text += f"<confidence>{draw(_confidences)}</confidence>"
+    if answer_form == "unclosed":
+        text += f"<answer>{answer}"
+    if confidence_form == "unclosed":
+        text += "<confidence>0.9"
+    return text
+
+
+@given(
+    st.lists(st.tuples(_rlcr_like(), st.sampled_from(["42", " 42", "paris"])), max_size=40),
+    st.sampled_from([-1.0, -2.5, 0.0]),
+)
+@settings(max_examples=60)
+def test_trl_reward_func_equals_a_hand_written_regex_function(rows, invalid_reward):
+    from handwritten_rlcr import rlcr_reward
+
+    completions = [text for text, _ in rows]
+    solution = [truth for _, truth in rows]
+    fn = rd.integrations.trl.reward_func(RLCR, invalid_reward=invalid_reward)
+    got = fn(prompts=["q"] * len(rows), completions=completions, solution=solution)
+    expected = rlcr_reward(completions, solution, invalid_reward=invalid_reward)
+    assert all(isinstance(v, float) for v in got)
+    # float32 (ours) against float64 (plain Python): the same numbers to 1e-7.
+    np.testing.assert_allclose(got, expected, rtol=0, atol=2e-7)
+
+
 def test_invalid_completions_get_invalid_reward_and_valid_ones_are_unaffected():
     fn = rd.integrations.trl.reward_func(RLCR, invalid_reward=-2.5)
     completions = [
