@@ -432,14 +432,14 @@ class TextScorer:
         n = len(texts)
         packed = np.zeros((3, _bucket(n)), dtype=np.float32)
         valid = self._judge(texts, ground_truths, packed, texts_are_str)
-        correct = np.where(valid, packed[0, :n], np.float32(0.0))
-        confidence = packed[1, :n]
         if valid.any():
             packed[2, :n] = valid
             leaves, invalid_reward, spec = self._device_arguments()
             out_total, out_components, out_in_update = _evaluate_packed(
                 leaves, packed, invalid_reward, spec
             )
+            # While the program runs (JAX dispatches asynchronously): the host's part.
+            correct = np.where(valid, packed[0, :n], np.float32(0.0))
             # np.asarray waits for the program and views its result (read-only);
             # the copies of the first n rows are the batch's own arrays.
             total = np.asarray(out_total)[:n].copy()
@@ -449,6 +449,7 @@ class TextScorer:
             }
             in_update = np.asarray(out_in_update)[:n].copy()
         else:
+            correct = np.zeros(n, dtype=np.float32)
             total = np.full(n, self.invalid_reward, dtype=np.float32)
             components = {name: np.zeros(n, dtype=np.float32) for name in self.component_names}
             in_update = np.ones(n, dtype=bool)
@@ -458,7 +459,7 @@ class TextScorer:
             components=components,
             valid=valid,
             correct=correct,
-            confidence=confidence,
+            confidence=packed[1, :n],
             in_update=in_update,
         )
         self._cache = (key, result)
