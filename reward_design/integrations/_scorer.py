@@ -5,7 +5,10 @@ completion into ``(answer, confidence)``, matches the answer against the
 ground truth, builds a `Rollouts` of shape ``[N, 1]`` (``correct``,
 ``confidence``) and evaluates the objective through one cached, jitted
 function, so that the numbers are the JAX objective's numbers on the same
-arrays. Completions that cannot be scored get ``invalid_reward``.
+arrays. Completions that cannot be scored get ``invalid_reward``. With the
+default parser and matcher a batch is parsed and matched in one loop
+(`_parsing._parse_many`) and evaluated in one call of the jitted program;
+custom parsers and matchers are called per completion.
 
 Nothing here raises on text: a training loop must not die because one
 sampled completion is malformed. Configuration errors (a bad objective, a
@@ -365,9 +368,11 @@ class TextScorer:
         packed: np.ndarray,
         texts_are_str: bool = False,
     ) -> np.ndarray:
-        """Parses and matches a batch into ``packed[0]`` (the matcher's verdict) and
-        ``packed[1]`` (the confidence, NaN where absent); returns ``valid``. Never
-        raises on text."""
+        """Parses and matches a batch; returns ``valid``. Never raises on text.
+
+        Writes the matcher's verdicts into ``packed[0]`` and the confidences
+        (NaN where absent) into ``packed[1]``.
+        """
         n = len(texts)
         options = _parse_options(self.parse)
         if options is not None and self.match is exact_match:
