@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from reward_design._jax_compat import enable_x64
+
 __all__ = ["ProprietyReport", "check_propriety"]
 
 
@@ -248,7 +250,7 @@ def check_propriety(
        ``|p - q|_inf >= min_distance`` (for ties).
 
     Precision and tolerances: everything is computed in float64 (inside a
-    local ``jax.enable_x64`` context; the rule should compute in the dtype of
+    local 64-bit context, ``jax.enable_x64``; the rule should compute in the dtype of
     its input). With ``scale`` the largest absolute finite score of reports
     whose entries are all >= 1e-3 (so the log score's unbounded tail does not
     inflate it), ``tolerance = rtol * scale``. The rule is called **proper**
@@ -318,7 +320,7 @@ def check_propriety(
     rng = np.random.default_rng(seed)
     q_np = _truths(num_classes, num_truths, rng)
     c_np = _candidates(num_classes, num_candidates, rng)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         return _check(
             rule, q_np, c_np, binary, rtol, min_distance, refine_rounds, num_proposals, seed
         )

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax import export
 
 import reward_design as rd
 from reward_design.compose import RewardOutput
@@ -299,6 +300,8 @@ def test_advantages_are_evaluate_then_the_estimator(make_batch, np_grpo, on_reje
     r = make_batch(seed=13)
     gf = GroupFilter(min_accepted=1, drop_degenerate=False)
     inner = rd.compose(tokens=rd.terms.TokenReward())
+    tokens = np.asarray(r.token_rewards, np.float64)
+    reorder_bound = 2 * (tokens.shape[-1] - 1) * 2.0**-24 * np.abs(tokens).sum(-1)
     for gate in (AllOf(), AtLeast(2), WeightedThreshold(np.ones(4), 2.0)):
         for group_filter in (None, gf):
             gated = Gated(gate, inner, on_reject, floor=-1.0, group_filter=group_filter)
@@ -307,7 +310,11 @@ def test_advantages_are_evaluate_then_the_estimator(make_batch, np_grpo, on_reje
             ref = getattr(rd.advantages, estimator)(ref_out.total, mask=mask)
             np.testing.assert_allclose(np.asarray(adv), np.asarray(ref), rtol=1e-6, atol=1e-6)
             np.testing.assert_array_equal(np.asarray(out.accepted), np.asarray(ref_out.accepted))
-            np.testing.assert_array_equal(np.asarray(out.total), np.asarray(ref_out.total))
+            # jit fuses the masked token sum into the gate's program and may add the 5
+            # float32 tokens in another order (it does under jax 0.7.0): the totals agree to
+            # the reordering bound 2 (n - 1) u sum|x|, u = 2^-24, not bit for bit
+            diff = np.abs(np.asarray(out.total) - np.asarray(ref_out.total))
+            assert np.all(diff <= reorder_bound), (diff.max(), reorder_bound.max())
             assert set(out.stats) == set(ref_out.stats)
     # against numpy for the plain case: GRPO over the accepted members ("drop")
     if on_reject == "drop" and estimator == "grpo":
@@ -336,7 +343,7 @@ def test_advantages_are_one_program_on_every_backend(make_batch):
     gated = Gated(AllOf(), rd.compose(tokens=rd.terms.TokenReward()), on_reject="drop")
     fn = jax.jit(lambda rr: gated.advantages(rr)[1])
     for platforms in (["cpu"], ["cuda"], ["tpu"]):
-        text = jax.export.export(fn, platforms=platforms)(r).mlir_module()
+        text = export.export(fn, platforms=platforms)(r).mlir_module()
         assert "custom_call" not in text
 
 

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from numpy_reference import np_advantages
 
 import reward_design as rd
+from reward_design._jax_compat import enable_x64
 
 kernels = rd.kernels
 ON_CPU = jax.default_backend() == "cpu"
@@ -286,7 +287,7 @@ def test_bad_input_is_an_error_naming_the_argument():
 
 def test_float64_rewards_keep_their_precision():
     rewards, rubric, valid = _inputs(15, 20, 8, 8)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         r64 = jnp.asarray(rewards, jnp.float64) + 1e-9
         adv, _ = kernels.gated_group_advantages(r64, rubric, valid, 7.0)
         assert adv.dtype == jnp.float64

@@ -17,8 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax import export
 
 import reward_design as rd
+from reward_design._jax_compat import enable_x64
 from reward_design.gates import AllOf, AtLeast, Gated, GroupFilter, WeightedThreshold
 
 TARGET = "reward_design_gated_advantages_f32"
@@ -207,7 +209,7 @@ def test_totals_of_other_dtypes(dtype):
         out = _inner()(r)
         return out.replace(total=(out.total * 4).astype(dtype))
 
-    with jax.enable_x64(dtype == np.float64):
+    with enable_x64(dtype == np.float64):
         gated = Gated(AtLeast(k=6), inner, "drop")
         r = _rollouts()
         out, adv = rd.kernels.gated_advantages(gated, r)
@@ -279,10 +281,10 @@ def test_only_cpu_programs_of_the_opt_in_contain_the_kernel(platforms):
     never contains it."""
     r = _rollouts(masked=False)
     gated = SUPPORTED["AllOf"]()
-    checks = [jax.export.DisabledSafetyCheck.custom_call(TARGET)]
+    checks = [export.DisabledSafetyCheck.custom_call(TARGET)]
 
     def text(fn):
-        return jax.export.export(jax.jit(fn), platforms=platforms, disabled_checks=checks)(
+        return export.export(jax.jit(fn), platforms=platforms, disabled_checks=checks)(
             r
         ).mlir_module()
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reward_design as rd
+from reward_design._jax_compat import enable_x64
 from reward_design.scoring_rules import strategies as rst
 
 sr = rd.scoring_rules
@@ -52,7 +53,7 @@ def _gain(name: str, num_classes: int):
 
 def _check_proper(name, c, q, p):
     q, p = np.asarray(q)[None], np.asarray(p)[None]
-    with jax.enable_x64(True):
+    with enable_x64(True):
         gain = np.asarray(_gain(name, c)(jnp.asarray(q), jnp.asarray(p)))
     # the truth never loses to a misreport (NaN would mean a broken rule)
     assert not np.any(np.isnan(gain)), (q, p)
@@ -93,7 +94,7 @@ def _binary_expected(name: str):
 @pytest.mark.parametrize("name", sorted(BINARY))
 @given(q=rst.confidences(), p=rst.confidences())
 def test_builtin_binary_rules_are_proper(name, q, p):
-    with jax.enable_x64(True):
+    with enable_x64(True):
         e = np.asarray(_binary_expected(name)(jnp.array([q, q]), jnp.array([q, p])))
     assert e[0] <= e[1] + 1e-12
 
@@ -101,7 +102,7 @@ def test_builtin_binary_rules_are_proper(name, q, p):
 @given(q=rst.confidences(), c=rst.confidences())
 def test_rlcr_expected_reward_peaks_at_the_truth(q, c):
     # J(c; q) = q - (c - q)^2 - q (1 - q): the truthful confidence is optimal, V(q) = q^2.
-    with jax.enable_x64(True):
+    with enable_x64(True):
         brier = np.asarray(_binary_expected("brier")(jnp.array([q, q]), jnp.array([q, c])))
     j = q - brier
     assert j[0] >= j[1] - 1e-12

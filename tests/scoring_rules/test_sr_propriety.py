@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import reward_design as rd
+from reward_design._jax_compat import enable_x64
 
 sr = rd.scoring_rules
 
@@ -41,7 +42,7 @@ def absolute(p, y):  # L1 loss: improper
 def _expected(rule, q, p):
     """Independent numpy evaluation of E_{y~q} S(p, y)."""
     c = len(q)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         s = np.asarray(rule(jnp.asarray(np.tile(p, (c, 1))), jnp.arange(c)))
     return float(np.sum(np.where(q > 0, q * s, 0.0)))
 

@@ -8,6 +8,7 @@ import pytest
 from jax.test_util import check_grads
 
 import reward_design as rd
+from reward_design._jax_compat import enable_x64
 
 sr = rd.scoring_rules
 RNG = np.random.default_rng(0)
@@ -160,7 +161,7 @@ def test_gradients():
     np.testing.assert_allclose(g_brier, 2 * (PROBS[:8] - np.eye(4)[OUTCOME[:8]]), atol=1e-6)
     onehot = np.eye(4)[OUTCOME[:8]]
     np.testing.assert_allclose(others[0], -onehot / PROBS[:8], rtol=1e-5)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         # interior points, so finite differences stay on the open simplex
         p64 = jnp.asarray(RNG.dirichlet(np.full(4, 5.0), size=4), dtype=jnp.float64)
         y4 = jnp.asarray(OUTCOME[:4])
