@@ -166,17 +166,24 @@ def handwritten_rlcr_reward(
     invalid_reward: float = -1.0,
     **kwargs: Any,
 ) -> list[float]:
-    """A TRL-style RLCR reward function written the obvious way (the text row's reference).
+    """A TRL-style RLCR reward function written the obvious way.
+
+    The reference ``rd.integrations.trl.reward_func`` is measured against: its
+    speed in the bench's text row, its values in
+    ``tests/integrations/test_integrations_rewards.py``.
 
     Per completion: a regular expression per tag (the last match wins),
     ``float()`` on the confidence, an exact string match against the ground
-    truth, then ``correct - (confidence - correct) ** 2`` in plain Python;
+    truth (both stripped), then correctness + Brier,
+    ``correct - (confidence - correct) ** 2``, in plain Python;
     ``invalid_reward`` where the answer is missing or the confidence is
     missing, unparsable or outside [0, 1].
 
-    It agrees with `trl_reward_func` (to float32 rounding) on RLCR text whose
-    tags are not nested, whose answers are unchanged by SQuAD normalisation
-    (e.g. integers) and whose confidences are plain ASCII decimals; ours also
+    It agrees with `trl_reward_func`, i.e.
+    ``reward_func(compose(correct=Correctness(), brier=Brier()))`` (to float32
+    rounding), on RLCR text whose tags are not nested, whose answers are
+    unchanged by SQuAD normalisation up to surrounding whitespace (e.g.
+    ``"42"``) and whose confidences are plain ASCII decimals; ours also
     normalises answers (`rd.integrations.exact_match`), reads the innermost
     pair of nested tags and refuses confidences with ``_``, non-ASCII digits
     or over 64 characters.

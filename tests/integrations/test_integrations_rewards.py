@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import reward_design as rd
 from reward_design.integrations import TextScorer, numeric_match
+from reward_design_bench.implementations import handwritten_rlcr_reward
 
 RLCR = rd.compose(correct=rd.terms.Correctness(), brier=rd.terms.Brier(weight=1.0))
 
@@ -60,9 +61,10 @@ def test_trl_rewards_equal_jax_objective_on_arrays(rows, weight):
 
 
 # An RLCR-like completion, well formed or not, on which the hand-written
-# TRL-style function (`handwritten_rlcr.py`) and ours must agree: pairs that
-# are not nested (a stray unclosed tag only after the last pair), answers that
-# SQuAD normalisation leaves as they are (up to surrounding whitespace).
+# TRL-style function (`handwritten_rlcr_reward`, the bench's reference) and
+# ours must agree: pairs that are not nested (a stray unclosed tag only after
+# the last pair), answers that SQuAD normalisation leaves as they are (up to
+# surrounding whitespace).
 _answers = st.sampled_from(["42", "17", " 42 ", "\n42", "paris", "", "  "])
 _confidences = st.one_of(
     st.floats(0.0, 1.0).map(repr),
@@ -99,13 +101,11 @@ def _rlcr_like(draw):
 )
 @settings(max_examples=60)
 def test_trl_reward_func_equals_a_hand_written_regex_function(rows, invalid_reward):
-    from handwritten_rlcr import rlcr_reward
-
     completions = [text for text, _ in rows]
     solution = [truth for _, truth in rows]
     fn = rd.integrations.trl.reward_func(RLCR, invalid_reward=invalid_reward)
     got = fn(prompts=["q"] * len(rows), completions=completions, solution=solution)
-    expected = rlcr_reward(completions, solution, invalid_reward=invalid_reward)
+    expected = handwritten_rlcr_reward(completions, solution, invalid_reward=invalid_reward)
     assert all(isinstance(v, float) for v in got)
     # float32 (ours) against float64 (plain Python): the same numbers to 1e-7.
     np.testing.assert_allclose(got, expected, rtol=0, atol=2e-7)
