@@ -20,11 +20,9 @@ Example:
 """
 
 from reward_design._checks import validate_forecast as validate_forecast
-from reward_design.scoring_rules._audit import IncentiveReport as IncentiveReport
 from reward_design.scoring_rules._audit import audit_confidence_reward as audit_confidence_reward
 from reward_design.scoring_rules._brier import brier as brier
 from reward_design.scoring_rules._brier import brier_binary as brier_binary
-from reward_design.scoring_rules._choice_audit import AnswerChoiceReport as AnswerChoiceReport
 from reward_design.scoring_rules._choice_audit import answer_choice_audit as answer_choice_audit
 from reward_design.scoring_rules._estimator_audit import FixedPointTable as FixedPointTable
 from reward_design.scoring_rules._estimator_audit import (
@@ -38,6 +36,8 @@ from reward_design.scoring_rules._propriety import check_propriety as check_prop
 from reward_design.scoring_rules._ranked_probability import (
     ranked_probability as ranked_probability,
 )
+from reward_design.scoring_rules._report import AnswerChoiceReport as AnswerChoiceReport
+from reward_design.scoring_rules._report import IncentiveReport as IncentiveReport
 from reward_design.scoring_rules._spherical import pseudospherical as pseudospherical
 from reward_design.scoring_rules._spherical import spherical as spherical
 from reward_design.scoring_rules._spherical import spherical_binary as spherical_binary

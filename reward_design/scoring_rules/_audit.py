@@ -4,191 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+
+from reward_design.scoring_rules._choice_audit import run_answer_choice
+from reward_design.scoring_rules._estimator_audit import (
+    estimator_audit,
+    estimator_fixed_points,
+    success_grid,
+)
+from reward_design.scoring_rules._expected_audit import expected_reward_audit
+from reward_design.scoring_rules._policy_model import check_policy_model
+from reward_design.scoring_rules._report import IncentiveReport, answer_choice_verdict
 
 __all__ = ["IncentiveReport", "audit_confidence_reward"]
 
 ESTIMATORS = (None, "grpo", "dr_grpo", "rloo")
-
-
-@dataclasses.dataclass(frozen=True)
-class IncentiveReport:
-    """What `audit_confidence_reward` found, as tables over a grid of success probabilities.
-
-    Attributes:
-      calibrated: for every q on the grid, the optimal stated confidence is q
-        (within ``tolerance``) and unique. Without an estimator: c = q is the
-        unique maximiser of the expected reward. With one: the expected
-        policy-gradient update of the confidence has a single stable zero and
-        it lies within ``tolerance`` of q.
-      weakly_calibrated: without an estimator, c = q is *one of* the
-        maximisers for every q; with one, some stable zero lies within
-        ``tolerance`` of q.
-      accuracy_preserving: without an estimator, the optimal value V(q) is
-        strictly increasing; with one, the expected policy-gradient update of
-        the success logit is positive at every stable zero (so the policy
-        keeps gaining from being right).
-      q: ``[Q]`` the success probabilities audited.
-      optimal_confidence: ``[Q]`` the optimal stated confidence: without an
-        estimator, the maximiser closest to q; with one, the mean stated
-        confidence at the stable zero closest to q (0/1 if the update pushes
-        confidence to a boundary).
-      value: ``[Q]`` without an estimator, ``V(q) = max_c q R(c,1) +
-        (1-q) R(c,0)``; with one, the expected reward at the reported zero.
-      optimal_interval: ``[Q, 2]`` the smallest and largest (near-)optimal
-        confidence (maximisers, or stable zeros).
-      accuracy_gradient: ``[Q]`` dV/dq (finite differences) without an
-        estimator; with one, ``E[sum_j A_j (y_j - q)]``, the expected update
-        of the success logit at the reported zero.
-      summary: a short human-readable verdict.
-      estimator: None, "grpo", "dr_grpo" or "rloo".
-      group_size: G (estimator audits).
-      exploration: the policy's exploration scale (estimator audits).
-      tolerance: the calibration tolerance on |c* - q|.
-      fixed_points: per q, the array of stable zeros (as mean confidence);
-        estimator audits only, else None.
-      answer_choice: estimator audits with ``answer_choice=True``: the
-        `AnswerChoiceReport` of `answer_choice_audit` (does the trainer keep
-        moving a policy that chooses between a better and a worse answer
-        towards the better one?); else None. ``accuracy_preserving`` above
-        is the one-answer analysis and does not include it.
-    """
-
-    calibrated: bool
-    weakly_calibrated: bool
-    accuracy_preserving: bool
-    q: np.ndarray
-    optimal_confidence: np.ndarray
-    value: np.ndarray
-    optimal_interval: np.ndarray
-    accuracy_gradient: np.ndarray
-    summary: str
-    estimator: str | None = None
-    group_size: int | None = None
-    exploration: float | None = None
-    tolerance: float = 0.0
-    fixed_points: tuple | None = None
-    answer_choice: Any = None
-
-    @property
-    def strictly_calibrated(self) -> bool:
-        """Alias of `calibrated` (DESIGN.md's name): c = q is the unique optimum."""
-        return self.calibrated
-
-    def __str__(self) -> str:
-        return self.summary
-
-
-def evaluate_reward(reward_fn: Callable, confidence: jax.Array, correct: float) -> np.ndarray:
-    """``reward_fn(confidence, correct)`` as a float64 numpy array, with shape/NaN checks."""
-    y = jnp.full(confidence.shape, correct, dtype=confidence.dtype)
-    out = np.asarray(reward_fn(confidence, y), dtype=np.float64)
-    if out.shape != confidence.shape:
-        raise ValueError(
-            "audit_confidence_reward: reward_fn(confidence, correct) must be elementwise; "
-            f"for inputs of shape {confidence.shape} it returned shape {out.shape}."
-        )
-    bad = np.isnan(out)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"audit_confidence_reward: reward_fn returned NaN at confidence="
-            f"{float(confidence[i])}, correct={correct}."
-        )
-    return out
-
-
-def expected(q: np.ndarray, r1: np.ndarray, r0: np.ndarray) -> np.ndarray:
-    """``q r1 + (1 - q) r0`` with ``0 * (-inf) = 0`` (outcomes that cannot happen)."""
-    with np.errstate(invalid="ignore"):
-        a = np.where(q > 0, q * r1, 0.0)
-        b = np.where(q < 1, (1 - q) * r0, 0.0)
-    return a + b
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.3f}"
-
-
-def _expected_reward_audit(reward_fn, q_grid, num_c, rtol, tolerance) -> IncentiveReport:
-    with jax.enable_x64(True):
-        c = jnp.linspace(0.0, 1.0, num_c, dtype=jnp.float64)
-        qs = jnp.asarray(q_grid, dtype=jnp.float64)
-        fn = jax.jit(reward_fn)
-        try:
-            r1, r0 = evaluate_reward(fn, c, 1.0), evaluate_reward(fn, c, 0.0)
-            t1, t0 = evaluate_reward(fn, qs, 1.0), evaluate_reward(fn, qs, 0.0)
-        except jax.errors.JAXTypeError:  # not traceable: evaluate eagerly
-            r1, r0 = evaluate_reward(reward_fn, c, 1.0), evaluate_reward(reward_fn, c, 0.0)
-            t1, t0 = evaluate_reward(reward_fn, qs, 1.0), evaluate_reward(reward_fn, qs, 0.0)
-    c, q = np.asarray(c), np.asarray(qs)
-    finite = np.concatenate([r1, r0])
-    finite = finite[np.isfinite(finite)]
-    scale = float(np.max(np.abs(finite))) if finite.size else 1.0
-    vtol = rtol * max(scale, 1e-30)
-
-    j = expected(q[:, None], r1[None, :], r0[None, :])  # [Q, C]
-    truthful = expected(q, t1, t0)
-    value = np.maximum(j.max(axis=1), truthful)
-    with np.errstate(invalid="ignore"):
-        near = j >= value[:, None] - vtol
-    lo = np.where(near, c[None, :], np.inf).min(axis=1)
-    hi = np.where(near, c[None, :], -np.inf).max(axis=1)
-    truthful_ok = truthful >= value - vtol
-    dist = np.where(near, np.abs(c[None, :] - q[:, None]), np.inf)
-    closest = c[np.argmin(dist, axis=1)]
-    optimal = np.where(truthful_ok, q, closest)
-    weak = bool(np.all(truthful_ok))
-    spread = np.maximum(np.abs(lo - q), np.abs(hi - q))
-    calibrated = bool(weak and np.all(spread <= tolerance))
-    with np.errstate(invalid="ignore"):
-        dv = np.diff(value)
-        grad = np.gradient(value, q) if np.all(np.isfinite(value)) else np.full_like(q, np.nan)
-    accuracy = bool(np.all(dv > vtol))
-
-    parts = []
-    if calibrated:
-        parts.append(f"calibrated: c = q is the unique optimum for all {len(q)} q in [0, 1]")
-    elif weak:
-        i = int(np.argmax(spread))
-        parts.append(
-            f"weakly calibrated only: c = q is optimal but so is every c in "
-            f"[{_fmt(lo[i])}, {_fmt(hi[i])}] at q = {_fmt(q[i])}"
-        )
-    else:
-        i = int(np.argmax(~truthful_ok))
-        parts.append(
-            f"NOT calibrated: at q = {_fmt(q[i])} the optimal confidence is "
-            f"{_fmt(closest[i])} (optimal set [{_fmt(lo[i])}, {_fmt(hi[i])}]), "
-            f"reward lost by stating q: {value[i] - truthful[i]:.3g}"
-        )
-    if accuracy:
-        parts.append(
-            f"accuracy-preserving: V(q) increases from {_fmt(value[0])} to {_fmt(value[-1])}"
-        )
-    else:
-        i = int(np.argmax(~(dv > vtol)))
-        parts.append(
-            f"NOT accuracy-preserving: V(q) does not increase between q = {_fmt(q[i])} "
-            f"(V = {value[i]:.4g}) and q = {_fmt(q[i + 1])} (V = {value[i + 1]:.4g})"
-        )
-    return IncentiveReport(
-        calibrated=calibrated,
-        weakly_calibrated=weak,
-        accuracy_preserving=accuracy,
-        q=q,
-        optimal_confidence=optimal,
-        value=value,
-        optimal_interval=np.stack([lo, hi], axis=1),
-        accuracy_gradient=grad,
-        summary="expected reward: " + "; ".join(parts) + ".",
-        estimator=None,
-        tolerance=tolerance,
-    )
 
 
 def audit_confidence_reward(
@@ -209,7 +40,7 @@ def audit_confidence_reward(
     """Audits a confidence reward ``reward_fn(confidence, correct) -> reward`` (elementwise).
 
     **Without an estimator** (``estimator=None``), the expected-reward
-    analysis of DESIGN.md: for success probability q the expected reward of
+    analysis (docs/scoring-rules.md): for success probability q the expected reward of
     stating c is ``J(c; q) = q R(c, 1) + (1 - q) R(c, 0)`` (a term whose
     probability is 0 contributes 0, so rewards that are -inf at the boundary,
     like the log score, are handled). On a grid of ``num_q`` values of q and
@@ -222,8 +53,8 @@ def audit_confidence_reward(
     correctness - Brier (RLCR) is both, with V(q) = q^2.
 
     **Under a training estimator** (``"grpo"``: TRL's default
-    ``scale_rewards="group"``; ``"dr_grpo"``; ``"rloo"``; all computed by
-    `rd.advantages` exactly as in training) the trainer follows advantages,
+    ``scale_rewards="group"``; ``"dr_grpo"``; ``"rloo"``; the formulas of
+    `rd.advantages` with its defaults, as in training) the trainer follows advantages,
     not the expected reward. Policy model (see `estimator_fixed_points`): a
     question with success probability q; G = ``group_size`` samples, each
     correct independently with probability q and stating confidence
@@ -241,7 +72,9 @@ def audit_confidence_reward(
     with ``answer_choice=True`` (default) the report also carries
     `answer_choice_audit`'s verdict on exactly that (``report.answer_choice``,
     and a sentence in the summary). Std-scaled GRPO with correctness + Brier
-    passes the one-answer analysis and fails the answer-choice one.
+    passes the one-answer analysis and fails the answer-choice one. At
+    G = 128 the whole estimator audit takes about 10 s and 0.7 GB on a
+    2-core CPU (docs/scoring-rules.md, "Cost").
 
     Args:
       reward_fn: ``reward_fn(confidence, correct) -> reward``, elementwise,
@@ -300,11 +133,20 @@ def audit_confidence_reward(
                     "audit_confidence_reward: q must hold at least two distinct values in "
                     f"[0, 1]; got {q!r}."
                 )
-        return _expected_reward_audit(reward_fn, grid, num_confidences, rtol, tol)
+        return expected_reward_audit(reward_fn, grid, num_confidences, rtol, tol)
 
-    from reward_design.scoring_rules._estimator_audit import estimator_audit
-
-    return estimator_audit(
+    # the one-answer audit, then the answer-choice audit on the same table
+    check_policy_model(group_size, exploration, num_samples, "audit_confidence_reward")
+    success_grid(q)  # checked before the table is computed
+    table = estimator_fixed_points(
+        reward_fn,
+        estimator,
+        group_size=int(group_size),
+        exploration=float(exploration),
+        num_samples=num_samples,
+        seed=seed,
+    )
+    report = estimator_audit(
         reward_fn,
         estimator,
         group_size=group_size,
@@ -313,5 +155,23 @@ def audit_confidence_reward(
         num_samples=num_samples,
         tolerance=0.03 if tolerance is None else float(tolerance),
         seed=seed,
-        answer_choice=answer_choice,
+        table=table,
+    )
+    if not answer_choice:
+        return report
+    choice = run_answer_choice(
+        reward_fn,
+        estimator,
+        group_size=int(group_size),
+        exploration=float(exploration),
+        q=None,
+        choice=None,
+        confidence="both",
+        num_samples=min(int(num_samples), 4096),
+        seed=seed,
+        table=table,
+    )
+    verdict = answer_choice_verdict(choice.preserving, choice.worst, choice.drift)
+    return dataclasses.replace(
+        report, answer_choice=choice, summary=report.summary + " Answer choice: " + verdict
     )

@@ -12,8 +12,6 @@ pushed as hard as "be right". This module measures that push.
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 from collections.abc import Callable
 from functools import partial
 
@@ -22,122 +20,116 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import gammaln
 
-from reward_design.scoring_rules._estimator_audit import _ADVANTAGES, check_policy_model
+from reward_design.scoring_rules._estimator_audit import (
+    FixedPointTable,
+    estimator_audit,
+    estimator_fixed_points,
+)
+from reward_design.scoring_rules._policy_model import (
+    antithetic_noise,
+    check_estimator,
+    check_policy_model,
+    group_moments,
+)
+from reward_design.scoring_rules._report import (
+    AnswerChoiceReport,
+    answer_choice_verdict,
+    drift_tolerance,
+    estimator_label,
+)
 
-__all__ = ["AnswerChoiceReport", "answer_choice_audit"]
+__all__ = ["AnswerChoiceReport", "answer_choice_audit", "run_answer_choice"]
 
 DEFAULT_Q = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9)
 DEFAULT_CHOICE = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
-# Elements (patterns x noise samples x G) per answer pair; bounds time and memory for large G.
-_WORK_PER_PAIR = 1 << 23
+# Noise samples per pattern are capped at max(2, _WORK // (patterns x G)): a G^4
+# bound that once bounded memory, kept so that results do not change with the
+# faster computation (which costs patterns x samples per pair).
+_WORK = 1 << 23
+_CHUNK = 1 << 14  # groups (patterns x noise samples) per step of the loop over samples
 _LOGIT_LIMIT = 6.0  # the confidence range of `estimator_fixed_points`' grid
 
 
-@dataclasses.dataclass(frozen=True)
-class AnswerChoiceReport:
-    """What `answer_choice_audit` found.
-
-    Attributes:
-      preserving: the expected update of the choice logit is positive for
-        every confidence state, answer pair and choice probability on the
-        grid: the trainer always moves the policy towards the better answer.
-      states: the confidence states audited, from ``"calibrated"`` (each
-        answer stated with its success probability) and ``"fixed_point"``
-        (with the confidence the estimator drives it to).
-      q_low, q_high: ``[N]`` success probabilities of the worse and the
-        better answer of each pair.
-      confidence_low, confidence_high: ``[len(states), N]`` the (median)
-        confidence stated with each answer in each state.
-      choice: ``[M]`` probabilities that the policy picks the better answer.
-      drift: ``[len(states), N, M]`` expected update of the choice logit,
-        ``E[sum_j A_j (h_j - pi)]`` (h_j = 1 if sample j took the better
-        answer; positive: towards the better answer).
-      worst: ``(state, q_low, q_high, pi, drift)`` at the smallest drift.
-      summary: a short human-readable verdict.
-      estimator: ``"grpo"``, ``"dr_grpo"`` or ``"rloo"``.
-      group_size: G.
-      exploration: logit-space std of the stated confidence.
-      num_samples: noise samples per correctness/choice pattern actually used.
-    """
-
-    preserving: bool
-    states: tuple
-    q_low: np.ndarray
-    q_high: np.ndarray
-    confidence_low: np.ndarray
-    confidence_high: np.ndarray
-    choice: np.ndarray
-    drift: np.ndarray
-    worst: tuple
-    summary: str
-    estimator: str
-    group_size: int
-    exploration: float
-    num_samples: int
-
-    def drift_in(self, state: str) -> np.ndarray:
-        """``[N, M]`` drift in one confidence state."""
-        if state not in self.states:
-            raise ValueError(
-                f"drift_in: state must be one of {self.states} (the states audited); got {state!r}."
-            )
-        return self.drift[self.states.index(state)]
-
-    def __str__(self) -> str:
-        return self.summary
-
-
 def _patterns(group_size: int) -> np.ndarray:
-    """``[P, 4]`` counts of (better & right, better & wrong, worse & right, worse & wrong)."""
-    rows = [
-        (a, b, c, group_size - a - b - c)
-        for a, b, c in itertools.product(range(group_size + 1), repeat=3)
-        if a + b + c <= group_size
-    ]
-    return np.asarray(rows, dtype=np.int64)
+    """``[P, 4]`` counts of (better & right, better & wrong, worse & right, worse & wrong),
+    every composition of G, in lexicographic order."""
+    a, b, c = np.meshgrid(*(np.arange(group_size + 1),) * 3, indexing="ij")
+    a, b, c = a.ravel(), b.ravel(), c.ravel()
+    keep = a + b + c <= group_size
+    a, b, c = a[keep], b[keep], c[keep]
+    return np.stack([a, b, c, group_size - a - b - c], axis=1).astype(np.int64)
 
 
-def _multinomial_weights(counts: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """``[..., P]`` multinomial pmf of each pattern under ``probs [..., 4]``."""
-    g = counts.sum(axis=1)[0]
-    log_coef = gammaln(g + 1) - gammaln(counts + 1).sum(axis=1)  # [P]
-    with np.errstate(divide="ignore"):
-        logp = np.log(probs)  # [..., 4]
-    shape = probs.shape[:-1] + counts.shape  # [..., P, 4]
-    cnt = np.broadcast_to(counts, shape)
-    terms = np.zeros(shape)
-    # 0 * log(0) counts as 0 (a kind of sample that cannot occur and does not)
-    np.multiply(cnt, np.broadcast_to(logp[..., None, :], shape), out=terms, where=cnt > 0)
-    return np.exp(log_coef + terms.sum(axis=-1))
+def _multinomial_weights(
+    counts: np.ndarray, probs: np.ndarray, log_coef: np.ndarray | None = None
+) -> np.ndarray:
+    """``[..., P]`` multinomial pmf of each pattern under ``probs [..., 4]``.
+
+    ``log_coef``: ``[P]`` the log multinomial coefficients of ``counts``, when
+    the caller has them (they depend on the patterns only).
+    """
+    if log_coef is None:
+        g = counts.sum(axis=1)[0]
+        log_coef = gammaln(g + 1) - gammaln(counts + 1).sum(axis=1)  # [P]
+    probs = np.asarray(probs, dtype=np.float64)
+    zero = probs <= 0
+    logp = np.log(np.where(zero, 1.0, probs))  # [..., 4]; 0 * log(0) counts as 0
+    log_w = log_coef + logp @ counts.T.astype(np.float64)
+    # a kind of sample that cannot occur: patterns that hold one have weight 0
+    impossible = zero.astype(np.float64) @ (counts > 0).T.astype(np.float64) > 0
+    return np.where(impossible, 0.0, np.exp(log_w))
 
 
 @partial(jax.jit, static_argnums=(0, 1))
-def _tabulate(reward_fn, estimator, categories, eps, logits, s):
+def _tabulate(reward_fn, estimator, bounds, eps, weight, logits, s):
     """Per answer pair: ``E[sum_{better} A]`` and ``E[sum A]`` for every pattern.
 
-    categories: ``[P, G]`` category of each member (0..3, as in `_patterns`);
-    eps: ``[S, G]`` noise; logits: ``[N, 2]`` confidence logits (better, worse).
+    bounds: ``[3, P]`` the pattern's members of kind t (as in `_patterns`)
+    are ``j`` with ``b[t - 1] <= j < b[t]`` (``b[-1] = 0``, ``b[3] = G``);
+    eps: ``[C, G, K]`` noise in C chunks of K samples; weight: ``[C, K]``
+    each sample's weight in the expectation (0 for padding); logits:
+    ``[N, 2]`` confidence logits (better, worse). Each kind's rewards are
+    summed over its block of members from running sums over the members
+    (`group_moments`); chunks keep the ``[P, K]`` arrays in cache.
     """
-    adv = _ADVANTAGES[estimator]
-    g = categories.shape[1]
-    better = (categories < 2).astype(eps.dtype)  # [P, G]
-    right = ((categories == 0) | (categories == 2)).astype(eps.dtype)
+    dtype = eps.dtype
+    g = eps.shape[1]
+    right = jnp.asarray([1.0, 0.0, 1.0, 0.0], dtype=dtype)[:, None, None]
+    edges = jnp.concatenate([jnp.zeros_like(bounds[:1]), bounds, jnp.full_like(bounds[:1], g)])
+    n = (edges[1:] - edges[:-1]).astype(dtype)[:, :, None]  # [4, P, 1]
+
+    def per_chunk(m, sums, chunk):
+        e, w = chunk  # [G, K], [K]
+        c = jax.nn.sigmoid(m + s * e[None])  # [4, G, K]: member j as each kind
+        r = jnp.asarray(reward_fn(c, jnp.broadcast_to(right, c.shape)), dtype=dtype)
+        ref = jnp.mean(r, axis=1, keepdims=True)  # [4, 1, K]
+        d = r - ref
+        terms = jnp.stack([d, d * d], axis=2)  # [4, G, 2, K]
+        prefix = jnp.pad(jnp.cumsum(terms, axis=1), ((0, 0), (1, 0), (0, 0), (0, 0)))
+        # at each inner edge, the running sums of the two kinds it separates (row gathers)
+        at = [prefix[t : t + 2, bounds[t]] for t in range(3)]  # [2 kinds, P, 2, K] each
+        seg = [
+            at[0][0],
+            at[1][0] - at[0][1],
+            at[2][0] - at[1][1],
+            prefix[3, -1:] - at[2][1],
+        ]  # per kind [P, 2, K]: the shifted sum and sum of squares over its block
+        segments = [(n[t], ref[t], seg[t][:, 0], seg[t][:, 1]) for t in range(4)]
+        _, factor, centred = group_moments(segments, estimator, g)
+        better = factor * (centred[0] + centred[1])  # [P, K]
+        total = better + factor * (centred[2] + centred[3])
+        return (sums[0] + better @ w, sums[1] + total @ w), None
 
     def per_pair(lg):
-        m = jnp.where(better > 0, lg[0], lg[1])  # [P, G]
-        c = jax.nn.sigmoid(m[:, None, :] + s * eps[None])  # [P, S, G]
-        y = jnp.broadcast_to(right[:, None, :], c.shape)
-        r = jnp.asarray(reward_fn(c, y), dtype=eps.dtype)
-        a = adv(r.reshape(-1, g)).reshape(r.shape)
-        return (
-            jnp.mean(jnp.sum(a * better[:, None, :], axis=-1), axis=-1),
-            jnp.mean(jnp.sum(a, axis=-1), axis=-1),
-        )
+        m = jnp.stack([lg[0], lg[0], lg[1], lg[1]])[:, None, None]
+        zero = jnp.zeros(bounds.shape[1], dtype)
+        sums, _ = jax.lax.scan(partial(per_chunk, m), (zero, zero), (eps, weight))
+        return sums
 
     return jax.lax.map(per_pair, logits)
 
 
-def _settling_logits(reward_fn, estimator, qs, group_size, exploration, num_samples, seed, table):
+def _settling_logits(reward_fn, estimator, qs, group_size, exploration, seed, table):
     """``[Q]`` logit means m at which the one-answer audit's policy settles, per q.
 
     The one-answer audit reports each settling point as the mean stated
@@ -145,19 +137,9 @@ def _settling_logits(reward_fn, estimator, qs, group_size, exploration, num_samp
     same table (the mean confidence is increasing in m), so the policy audited
     here is the settling policy itself, not one centred on logit(mean).
     """
-    from reward_design.scoring_rules._estimator_audit import (
-        estimator_audit,
-        estimator_fixed_points,
-    )
-
     if table is None:
         table = estimator_fixed_points(
-            reward_fn,
-            estimator,
-            group_size=group_size,
-            exploration=exploration,
-            num_samples=num_samples,
-            seed=seed,
+            reward_fn, estimator, group_size=group_size, exploration=exploration, seed=seed
         )
     report = estimator_audit(
         reward_fn,
@@ -165,12 +147,12 @@ def _settling_logits(reward_fn, estimator, qs, group_size, exploration, num_samp
         group_size=group_size,
         exploration=exploration,
         q=qs,
-        num_samples=num_samples,
+        num_samples=8192,
         tolerance=0.03,
         seed=seed,
         table=table,
     )
-    return np.interp(np.asarray(report.optimal_confidence), table.mean_confidence, table.m)
+    return np.interp(report.optimal_confidence, table.mean_confidence, table.m)
 
 
 def answer_choice_audit(
@@ -195,8 +177,8 @@ def answer_choice_audit(
     trainer samples G = ``group_size`` completions; sample j picks
     ``h_j ~ Bernoulli(pi)``, is correct with the success probability of its
     answer, and gets ``r_j = reward_fn(c_j, y_j)``; the estimator turns the
-    group's rewards into advantages `A` (`rd.advantages`, exactly as in
-    training), and REINFORCE moves the choice logit by
+    group's rewards into advantages `A` (the formulas of `rd.advantages`, as
+    in training), and REINFORCE moves the choice logit by
     ``sum_j A_j (h_j - pi)``. Its expectation (``drift``) is exact over the
     choices and the correctness of the G samples (a sum over the counts of
     the four kinds of sample, with multinomial weights; the estimators are
@@ -240,8 +222,10 @@ def answer_choice_audit(
       num_samples: noise samples per pattern (rounded up to even), capped at
         ``max(2, 2^23 // (patterns x G))`` (patterns = C(G + 3, 3)): 541 at
         G = 16, 40 at G = 32, 2 from G = 64 (``report.num_samples`` says what
-        was used). The cap keeps patterns x samples x G under 2^23 per pair
-        up to G = 69; beyond, memory grows about as G^4 (about 4 GB at G = 128).
+        was used). Each pattern's rewards are summed from running sums over
+        the members, so an answer pair costs patterns x samples, not x G as
+        well: the whole audit at G = 128 takes a few seconds and well under
+        1 GB (docs/scoring-rules.md).
       seed: seed of the noise.
 
     Returns:
@@ -256,7 +240,7 @@ def answer_choice_audit(
       Liu et al., "Understanding R1-Zero-Like Training: A Critical
       Perspective" (Dr. GRPO), arXiv 2503.20783.
     """
-    return _answer_choice_audit(
+    return run_answer_choice(
         reward_fn,
         estimator,
         group_size=group_size,
@@ -270,28 +254,25 @@ def answer_choice_audit(
     )
 
 
-def _answer_choice_audit(
-    reward_fn,
-    estimator,
+def run_answer_choice(
+    reward_fn: Callable,
+    estimator: str,
     *,
-    group_size,
-    exploration,
+    group_size: int,
+    exploration: float,
     q,
     choice,
-    confidence,
-    num_samples,
-    seed,
-    table,
+    confidence: str,
+    num_samples: int,
+    seed: int,
+    table: FixedPointTable | None,
 ) -> AnswerChoiceReport:
     """`answer_choice_audit`; ``table``: the one-answer audit's `FixedPointTable`
     for these arguments when the caller has it (else computed here)."""
     fn = "answer_choice_audit"
     if not callable(reward_fn):
         raise TypeError(f"{fn}: reward_fn must be callable; got {reward_fn!r}.")
-    if estimator not in _ADVANTAGES:
-        raise ValueError(
-            f"{fn}: estimator must be one of {sorted(_ADVANTAGES)}; got {estimator!r}."
-        )
+    check_estimator(estimator, fn)
     check_policy_model(group_size, exploration, num_samples, fn)
     if confidence not in ("both", "calibrated", "fixed_point"):
         raise ValueError(
@@ -309,9 +290,9 @@ def _answer_choice_audit(
 
     g = int(group_size)
     counts = _patterns(g)  # [P, 4]
-    categories = np.stack([np.repeat(np.arange(4), row) for row in counts])  # [P, G]
-    cap = max(2, _WORK_PER_PAIR // (len(counts) * g))
-    half = (min(int(num_samples), cap) + 1) // 2
+    edges = np.cumsum(counts[:, :3], axis=1).T  # [3, P]: where each kind's block ends
+    cap = max(2, _WORK // (len(counts) * g))
+    used = min(int(num_samples), cap)
 
     lo_idx, hi_idx = np.triu_indices(len(qs), k=1)
     q_lo, q_hi = qs[lo_idx], qs[hi_idx]
@@ -324,17 +305,19 @@ def _answer_choice_audit(
         ],
         axis=-1,
     )  # [N, M, 4]
-    weights = _multinomial_weights(counts, probs)  # [N, M, P]
 
     with jax.enable_x64(True):  # the same antithetic noise for every state, pattern and pair
-        base = jax.random.normal(jax.random.PRNGKey(seed), (half, g), dtype=jnp.float64)
-        eps = jnp.concatenate([base, -base], axis=0)
-    drifts, conf_lo, conf_hi = [], [], []
+        eps = np.asarray(antithetic_noise(seed, used, g))  # [S, G]
+    # chunks of K samples with P x K about _CHUNK groups; the last one padded with weight 0
+    num = eps.shape[0]
+    k = min(num, max(2, _CHUNK // len(counts)))
+    pad = -num % k
+    chunks = np.concatenate([eps, np.zeros((pad, g))]).reshape(-1, k, g).transpose(0, 2, 1)
+    weight = np.concatenate([np.full(num, 1.0 / num), np.zeros(pad)]).reshape(-1, k)
+    better_sums, total_sums, conf_lo, conf_hi = [], [], [], []
     for state in states:
         if state == "fixed_point":
-            logit = _settling_logits(
-                reward_fn, estimator, qs, g, float(exploration), 8192, seed, table
-            )
+            logit = _settling_logits(reward_fn, estimator, qs, g, float(exploration), seed, table)
         else:
             logit = np.log(qs) - np.log1p(-qs)
         logit = np.clip(logit, -_LOGIT_LIMIT, _LOGIT_LIMIT)
@@ -343,8 +326,9 @@ def _answer_choice_audit(
             better_sum, total_sum = _tabulate(
                 reward_fn,
                 estimator,
-                jnp.asarray(categories),
-                eps,
+                jnp.asarray(edges, dtype=jnp.int32),
+                jnp.asarray(chunks),
+                jnp.asarray(weight),
                 jnp.asarray(logits),
                 jnp.float64(exploration),
             )
@@ -354,41 +338,22 @@ def _answer_choice_audit(
                 f"{fn}: the advantages are NaN/inf for some answer pair; reward_fn must "
                 "return finite rewards for confidences in (0, 1)."
             )
-        drifts.append(
-            np.einsum("nmp,np->nm", weights, better_sum)
-            - pis[None, :] * np.einsum("nmp,np->nm", weights, total_sum)
-        )
+        better_sums.append(better_sum)
+        total_sums.append(total_sum)
         sig = 1.0 / (1.0 + np.exp(-logit))
         conf_lo.append(sig[lo_idx])
         conf_hi.append(sig[hi_idx])
 
-    drift = np.stack(drifts)  # [S, N, M]
-    scale = float(np.max(np.abs(drift)))
-    tol = 1e-9 * max(scale, 1e-30) + 1e-12
+    log_coef = gammaln(g + 1) - gammaln(counts + 1).sum(axis=1)
+    drift = np.empty((len(states), len(q_lo), len(pis)))  # [states, N, M]
+    for i in range(len(q_lo)):  # one pair's [M, P] weights at a time
+        w = _multinomial_weights(counts, probs[i], log_coef)
+        for k in range(len(states)):
+            drift[k, i] = w @ better_sums[k][i] - pis * (w @ total_sums[k][i])
     i, n, k = np.unravel_index(int(np.argmin(drift)), drift.shape)
     worst = (states[i], float(q_lo[n]), float(q_hi[n]), float(pis[k]), float(drift[i, n, k]))
-    preserving = bool(np.all(drift > tol))
-    name = {"grpo": "GRPO (std-scaled)", "dr_grpo": "Dr. GRPO", "rloo": "RLOO"}[estimator]
-    head = f"{name}, G={g}, answer choice: "
-    where = worst[0].replace("_", " ")
-    if preserving:
-        verdict = (
-            f"preserving: the better answer gains at every pair and choice probability "
-            f"(smallest update {worst[4]:.3g}, {where} confidences, q = {worst[1]:g} vs "
-            f"{worst[2]:g}, pi = {worst[3]:g})"
-        )
-    else:
-        verdict = (
-            f"NOT preserving: with {where} confidences, choosing between answers right with "
-            f"q = {worst[1]:g} and {worst[2]:g}, a policy that picks the better one with "
-            f"probability {worst[3]:g} "
-            + (
-                "is pushed towards the worse one"
-                if worst[4] < -tol
-                else "gets no push towards the better one"
-            )
-            + f" (expected update {worst[4]:.3g})"
-        )
+    preserving = bool(np.all(drift > drift_tolerance(drift)))
+    head = f"{estimator_label(estimator)}, G={g}, answer choice: "
     return AnswerChoiceReport(
         preserving=preserving,
         states=states,
@@ -399,9 +364,9 @@ def _answer_choice_audit(
         choice=pis,
         drift=drift,
         worst=worst,
-        summary=head + verdict + ".",
+        summary=head + answer_choice_verdict(preserving, worst, drift),
         estimator=estimator,
         group_size=g,
         exploration=float(exploration),
-        num_samples=2 * half,
+        num_samples=num,
     )

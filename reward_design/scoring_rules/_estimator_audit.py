@@ -1,9 +1,9 @@
 """Where does a confidence reward drive stated confidence under GRPO, Dr. GRPO or RLOO?
 
-The policy model (documented in `estimator_fixed_points`) is small enough to
-integrate exactly over correctness patterns and by common-random-number Monte
-Carlo over the exploration noise, with the advantages computed by
-`rd.advantages` exactly as a trainer computes them.
+The one-answer policy model (`estimator_fixed_points`): the expected update is
+an exact sum over the number k of correct samples and a common-random-number
+Monte Carlo average over the exploration noise. `estimator_audit` finds where
+it settles for each success probability.
 """
 
 from __future__ import annotations
@@ -17,16 +17,24 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.stats import binom
 
-from reward_design import advantages as _adv
-from reward_design.scoring_rules._audit import IncentiveReport
+from reward_design.scoring_rules._policy_model import (
+    antithetic_noise,
+    check_estimator,
+    check_policy_model,
+    group_moments,
+    pair_mean,
+)
+from reward_design.scoring_rules._report import (
+    IncentiveReport,
+    drift_tolerance,
+    estimator_summary,
+)
 
-__all__ = ["FixedPointTable", "estimator_fixed_points", "estimator_audit"]
+__all__ = ["FixedPointTable", "estimator_audit", "estimator_fixed_points", "success_grid"]
 
-_ADVANTAGES = {
-    "grpo": _adv.grpo,  # scale="group", eps=1e-6, ddof=1: TRL's scale_rewards="group"
-    "dr_grpo": _adv.dr_grpo,
-    "rloo": _adv.rloo,
-}
+# Grid points m per step of the table's loop over m: batch x samples <= this
+# (a few MB of running sums, so the loop's vectors stay in cache).
+_BATCH_ELEMENTS = 1 << 15
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,9 +78,10 @@ def estimator_fixed_points(
     ``c_j = sigmoid(m + s eps_j)``, ``eps_j ~ N(0, 1)`` independent of
     ``y_j`` (s = ``exploration``: logit-space exploration noise; m is the
     policy's parameter). Rewards ``r_j = reward_fn(c_j, y_j)`` become
-    advantages ``A = estimator(r)`` for the group (`rd.advantages.grpo`,
-    ``dr_grpo`` or ``rloo``, exactly as in training), and REINFORCE moves m
-    along ``sum_j A_j d/dm log N(logit c_j; m, s^2) = sum_j A_j eps_j / s``.
+    advantages ``A = estimator(r)`` for the group (the formulas of
+    `rd.advantages.grpo`, ``dr_grpo`` and ``rloo`` with their defaults, as in
+    training), and REINFORCE moves m along
+    ``sum_j A_j d/dm log N(logit c_j; m, s^2) = sum_j A_j eps_j / s``.
 
     Its expectation given k correct samples is the same for every
     arrangement of them (the estimators are permutation-equivariant), so the
@@ -80,7 +89,10 @@ def estimator_fixed_points(
     weights, ``g(m; q) = sum_k Binom(k; G, q) drift[k, m]``; the expectation
     over eps is Monte Carlo with ``num_samples`` antithetic draws shared by
     every k and m (common random numbers, so ``g`` is smooth in m). The
-    policy settles where g crosses zero from + to -.
+    policy settles where g crosses zero from + to -. The groups of every k
+    are formed from one draw by running sums over the members, so the cost
+    is O(M x samples x G) (M = ``num_grid``): about 2 s at G = 128 with the
+    defaults on a 2-core CPU (docs/scoring-rules.md).
 
     Args:
       reward_fn: ``reward_fn(confidence, correct) -> reward``, elementwise.
@@ -99,18 +111,13 @@ def estimator_fixed_points(
       ValueError: unknown estimator, or rewards that make the advantages
         NaN/inf (a reward that is NaN or infinite for some confidence in (0, 1)).
     """
-    if estimator not in _ADVANTAGES:
-        raise ValueError(
-            f"estimator_fixed_points: estimator must be one of {sorted(_ADVANTAGES)}; "
-            f"got {estimator!r}."
-        )
+    check_estimator(estimator, "estimator_fixed_points")
     g = int(group_size)
-    half = (int(num_samples) + 1) // 2
     with jax.enable_x64(True):
-        base = jax.random.normal(jax.random.PRNGKey(seed), (half, g), dtype=jnp.float64)
-        eps = jnp.concatenate([base, -base], axis=0)  # [S, G], antithetic
+        eps = antithetic_noise(seed, num_samples, g)
         m_grid = jnp.linspace(-logit_range, logit_range, num_grid, dtype=jnp.float64)
-        out = _tabulate(reward_fn, estimator, eps, m_grid, jnp.float64(exploration))
+        batch = max(1, _BATCH_ELEMENTS // eps.shape[0])
+        out = _tabulate(reward_fn, estimator, batch, eps.T, m_grid, jnp.float64(exploration))
         drift, corr, tot, rew, mc = (np.asarray(x) for x in out)
     bad = ~np.all(np.isfinite(drift), axis=1)
     if bad.any():
@@ -130,59 +137,88 @@ def estimator_fixed_points(
     )
 
 
-@partial(jax.jit, static_argnums=(0, 1))
-def _tabulate(reward_fn, estimator, eps, m_grid, s):
-    """Per-m Monte Carlo tables; compiled once per (reward_fn, estimator, shapes)."""
-    adv = _ADVANTAGES[estimator]
-    g = eps.shape[1]
-    pattern = (jnp.arange(g)[None, :] < jnp.arange(g + 1)[:, None]).astype(eps.dtype)
+@partial(jax.jit, static_argnums=(0, 1, 2))
+def _tabulate(reward_fn, estimator, batch, eps_t, m_grid, s):
+    """Per m: the table's five rows; compiled once per (reward_fn, estimator, shapes).
+
+    ``eps_t``: ``[G, S]`` noise, member-major. In the group with k correct,
+    members j < k are the correct ones (segment 0 of `group_moments`) and the
+    others wrong (segment 1). A loop over k = 0..G carries the running sums
+    over j < k of both rewards (segment 1's sums are totals minus running
+    sums) and evaluates member k's rewards as it goes, so no ``[G, S]``
+    array but the noise is ever stored. The sums are shifted by the rewards
+    at ``c = sigmoid(m)``, near every sample's.
+    """
+    g, num = eps_t.shape
+    dtype = eps_t.dtype
+    eps_total = jnp.sum(eps_t, axis=0)
+
+    def rewards(m, e):
+        c = jax.nn.sigmoid(m + s * e)
+        r1 = jnp.asarray(reward_fn(c, jnp.ones_like(c)), dtype=dtype)
+        r0 = jnp.asarray(reward_fn(c, jnp.zeros_like(c)), dtype=dtype)
+        return c, r1, r0
 
     def per_m(m):
-        c = jax.nn.sigmoid(m + s * eps)
-        r1 = jnp.asarray(reward_fn(c, jnp.ones_like(c)), dtype=eps.dtype)
-        r0 = jnp.asarray(reward_fn(c, jnp.zeros_like(c)), dtype=eps.dtype)
-        y = pattern[:, None, :]  # [G+1, 1, G]
-        r = jnp.where(y > 0, r1[None], r0[None])  # [G+1, S, G]
-        a = adv(r.reshape(-1, g)).reshape(r.shape)
-        return (
-            jnp.mean(jnp.sum(a * eps[None], axis=-1), axis=-1) / s,
-            jnp.mean(jnp.sum(a * y, axis=-1), axis=-1),
-            jnp.mean(jnp.sum(a, axis=-1), axis=-1),
-            jnp.mean(r, axis=(-2, -1)),
-            jnp.mean(c),
-        )
+        _, ref1, ref0 = rewards(m, jnp.zeros((), dtype))
+        c, _, r0 = rewards(m, eps_t)
+        d0 = r0 - ref0
+        total0 = (jnp.sum(d0, 0), jnp.sum(d0 * d0, 0), jnp.sum(d0 * eps_t, 0))
 
-    return jax.lax.map(per_m, m_grid, batch_size=4)
+        def step(carry, x):
+            # sums over j < k: (d, d^2, d eps) of the right and the wrong reward, and eps
+            right, before, eps_right = carry
+            k, e = x
+            wrong = [t - b for t, b in zip(total0, before, strict=True)]  # over j >= k
+            segments = [(k, ref1, right[0], right[1]), (g - k, ref0, wrong[0], wrong[1])]
+            mean, factor, (cen_right, cen_wrong) = group_moments(segments, estimator, g)
+            # sum_j (r_j - mean) eps_j, segment by segment: sum (d_j + ref - mean) eps_j
+            weighted = (
+                right[2]
+                + wrong[2]
+                + (ref1 - mean) * eps_right
+                + (ref0 - mean) * (eps_total - eps_right)
+            )
+            out = (
+                factor * weighted / s,
+                factor * cen_right,
+                factor * (cen_right + cen_wrong),
+                mean,
+            )
+            _, r1_k, r0_k = rewards(m, e)  # member k joins the running sums
+            d1, d0 = r1_k - ref1, r0_k - ref0
+            carry = (
+                (right[0] + d1, right[1] + d1 * d1, right[2] + d1 * e),
+                (before[0] + d0, before[1] + d0 * d0, before[2] + d0 * e),
+                eps_right + e,
+            )
+            return carry, tuple(pair_mean(x) for x in out)
+
+        zero = jnp.zeros(num, dtype)
+        ks = jnp.arange(g + 1, dtype=dtype)
+        members = jnp.pad(eps_t, ((0, 1), (0, 0)))  # row G: never joins a reported sum
+        _, rows = jax.lax.scan(step, ((zero,) * 3, (zero,) * 3, zero), (ks, members))
+        return (*rows, jnp.mean(c))
+
+    # batches of m (the last one padded: lax.map's own remainder would compile twice)
+    num_m = m_grid.shape[0]
+    padded = jnp.pad(m_grid, (0, -num_m % batch), mode="edge").reshape(-1, batch)
+    out = jax.lax.map(jax.vmap(per_m), padded)
+    return tuple(x.reshape((-1,) + x.shape[2:])[:num_m] for x in out)
 
 
 def _interp(values: np.ndarray, i: int, t: float) -> float:
     return float(values[i] + t * (values[min(i + 1, len(values) - 1)] - values[i]))
 
 
-def check_policy_model(group_size, exploration, num_samples, fn: str) -> None:
-    """Eager checks of the simulated policy's G, exploration scale and noise samples.
-
-    Shared by the one-answer estimator audit and `answer_choice_audit`.
-    """
-    if (
-        isinstance(group_size, bool)
-        or not isinstance(group_size, int | np.integer)
-        or (group_size < 2)
-    ):
+def success_grid(q) -> np.ndarray:
+    """The estimator audit's grid of q: ``q`` checked, or 0.05, 0.10, ..., 0.95 if None."""
+    qs = np.linspace(0.05, 0.95, 19) if q is None else np.asarray(q, dtype=np.float64).ravel()
+    if qs.size == 0 or not np.all((qs > 0) & (qs < 1)):
         raise ValueError(
-            f"{fn}: group_size must be an integer >= 2 (advantages of a single sample are 0); "
-            f"got {group_size!r}."
+            f"audit_confidence_reward: q must be a non-empty grid of values in (0, 1); got {qs}."
         )
-    if not (np.isfinite(exploration) and 0 < exploration <= 3):
-        raise ValueError(
-            f"{fn}: exploration must be in (0, 3] (logit-space std); got {exploration!r}."
-        )
-    if (
-        isinstance(num_samples, bool)
-        or not isinstance(num_samples, int | np.integer)
-        or num_samples < 2
-    ):
-        raise ValueError(f"{fn}: num_samples must be an integer >= 2; got {num_samples!r}.")
+    return qs
 
 
 def estimator_audit(
@@ -195,20 +231,16 @@ def estimator_audit(
     num_samples: int,
     tolerance: float,
     seed: int,
-    answer_choice: bool = False,
     table: FixedPointTable | None = None,
 ) -> IncentiveReport:
-    """The estimator branch of `audit_confidence_reward` (see its docstring).
+    """The one-answer estimator audit of `audit_confidence_reward` (see its docstring);
+    the report's ``answer_choice`` is None.
 
     ``table``: an `estimator_fixed_points` table already computed with these
     arguments (reused instead of recomputed).
     """
     check_policy_model(group_size, exploration, num_samples, "audit_confidence_reward")
-    qs = np.linspace(0.05, 0.95, 19) if q is None else np.asarray(q, dtype=np.float64).ravel()
-    if qs.size == 0 or not np.all((qs > 0) & (qs < 1)):
-        raise ValueError(
-            f"audit_confidence_reward: q must be a non-empty grid of values in (0, 1); got {qs}."
-        )
+    qs = success_grid(q)
 
     if table is None:
         table = estimator_fixed_points(
@@ -223,8 +255,7 @@ def estimator_audit(
     drift = weights @ table.drift  # [Q, M]
     value_m = weights @ table.mean_reward
     acc_m = weights @ table.correct_advantage - qs[:, None] * (weights @ table.total_advantage)
-    scale = float(np.max(np.abs(table.drift))) if table.drift.size else 0.0
-    gtol = 1e-9 * max(scale, 1e-30) + 1e-12
+    gtol = drift_tolerance(table.drift)
 
     optimal, value, acc, lo, hi, fixed = [], [], [], [], [], []
     weak_all, strict_all, acc_all = True, True, True
@@ -243,7 +274,7 @@ def estimator_audit(
             acc_all &= bool(np.all(acc_m[i] > gtol))
             first_bad = first_bad or (qi, "the confidence receives no gradient at all")
             continue
-        roots = []  # (index, t, confidence)
+        roots = []  # (index, t): a stable zero between grid points index and index + 1
         if d[0] < -gtol:
             roots.append((0, 0.0))
         for j in range(len(d) - 1):
@@ -258,8 +289,7 @@ def estimator_audit(
         j, t = roots[k]
         optimal.append(float(conf[k]))
         value.append(_interp(value_m[i], j, t))
-        a = _interp(acc_m[i], j, t)
-        acc.append(a)
+        acc.append(_interp(acc_m[i], j, t))
         lo.append(float(conf.min()))
         hi.append(float(conf.max()))
         fixed.append(conf)
@@ -275,45 +305,19 @@ def estimator_audit(
 
     optimal = np.asarray(optimal)
     acc = np.asarray(acc)
-    name = {"grpo": "GRPO (std-scaled)", "dr_grpo": "Dr. GRPO", "rloo": "RLOO"}[estimator]
-    head = f"{name}, G={group_size}, exploration {exploration:g}: "
-    if strict_all:
-        err = np.max(np.abs(optimal - qs))
-        parts = [f"calibrated: a single stable point within {err:.3f} of q for all {len(qs)} q"]
-    else:
-        qb, what = first_bad
-        kind = "weakly calibrated only" if weak_all else "NOT calibrated"
-        parts = [f"{kind}: at q = {qb:.2f} {what}"]
-        parts.append(f"max |c* - q| = {np.max(np.abs(optimal - qs)):.3f}")
-    if acc_all:
-        parts.append("accuracy-preserving: correct answers gain advantage at every q")
-    else:
-        ib = int(np.argmax(~(acc > gtol)))
-        parts.append(
-            f"NOT accuracy-preserving: at q = {qs[ib]:.2f} the expected update of the success "
-            f"logit is {acc[ib]:.3g}"
-        )
-    choice_report = None
-    summary = head + "; ".join(parts) + "."
-    if answer_choice:
-        from reward_design.scoring_rules._choice_audit import _answer_choice_audit
-
-        # The fixed-point confidence state comes from this audit's own table
-        # (not a second, identical one-answer audit).
-        choice_report = _answer_choice_audit(
-            reward_fn,
-            estimator,
-            group_size=int(group_size),
-            exploration=float(exploration),
-            q=None,
-            choice=None,
-            confidence="both",
-            num_samples=min(int(num_samples), 4096),
-            seed=seed,
-            table=table,
-        )
-        verdict = choice_report.summary.split("answer choice: ", 1)[1]
-        summary += " Answer choice: " + verdict
+    summary = estimator_summary(
+        estimator=estimator,
+        group_size=int(group_size),
+        exploration=float(exploration),
+        q=qs,
+        optimal=optimal,
+        calibrated=bool(strict_all),
+        weak=bool(weak_all),
+        first_bad=first_bad,
+        accuracy=acc,
+        accuracy_preserving=bool(acc_all),
+        gtol=gtol,
+    )
     return IncentiveReport(
         calibrated=bool(strict_all),
         weakly_calibrated=bool(weak_all),
@@ -329,5 +333,4 @@ def estimator_audit(
         exploration=float(exploration),
         tolerance=tolerance,
         fixed_points=tuple(fixed),
-        answer_choice=choice_report,
     )

@@ -1,10 +1,12 @@
 """audit_confidence_reward: the expected-reward analysis (closed forms) and estimator audits."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import reward_design as rd
+from reward_design.scoring_rules._policy_model import group_moments
 
 sr = rd.scoring_rules
 
@@ -159,3 +161,80 @@ def test_fixed_point_table_is_jit_vectorised_and_deterministic():
     assert np.all(a.drift[-1] > 0) and np.all(a.drift[0] < 0)
     # Dr. GRPO advantages sum to zero in every group
     np.testing.assert_allclose(a.total_advantage, 0.0, atol=1e-9)
+
+
+def _hermite_expectations(reward, m, s, nodes=80):
+    """E[R(c, y)] and E[R(c, y) eps] for c = sigmoid(m + s eps), eps ~ N(0, 1), by
+    Gauss-Hermite quadrature; each [2 (y = 1, 0), M]."""
+    x, w = np.polynomial.hermite_e.hermegauss(nodes)
+    w = w / w.sum()
+    c = 1.0 / (1.0 + np.exp(-(m[:, None] + s * x[None, :])))
+    out = []
+    for y in (1.0, 0.0):
+        r = np.asarray(reward(jnp.asarray(c), jnp.full(c.shape, y)), dtype=np.float64)
+        out.append((r @ w, (r * x) @ w))
+    return np.array([o[0] for o in out]), np.array([o[1] for o in out])
+
+
+@pytest.mark.parametrize("estimator, factor", [("dr_grpo", 1.0), ("rloo", 6 / 5)])
+def test_dr_grpo_and_rloo_tables_match_closed_forms(estimator, factor):
+    """Dr. GRPO centres the rewards only, so given k correct of G each row is linear in
+    one sample's expectations: drift = (1 - 1/G) (k E[r1 eps] + (G - k) E[r0 eps]) / s,
+    correct advantage = k (G - k) / G (E[r1] - E[r0]); RLOO is G/(G - 1) times that."""
+    g, s = 6, 0.25
+    tab = sr.estimator_fixed_points(rlcr, estimator, group_size=g, num_samples=1 << 15)
+    (e1, e0), (x1, x0) = _hermite_expectations(rlcr, tab.m, s)
+    k = np.arange(g + 1)[:, None]
+    drift = factor * (1 - 1 / g) * (k * x1 + (g - k) * x0) / s
+    correct = factor * k * (g - k) / g * (e1 - e0)
+    # Monte Carlo error with 2^15 draws: about 0.4% of the largest drift, 4e-5 otherwise
+    scale = np.abs(drift).max()
+    np.testing.assert_allclose(tab.drift, drift, atol=0.015 * scale)
+    np.testing.assert_allclose(tab.correct_advantage, correct, atol=3e-4)
+    np.testing.assert_allclose(tab.mean_reward, (k * e1 + (g - k) * e0) / g, atol=1e-4)
+    np.testing.assert_allclose(tab.total_advantage, 0.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("estimator", ["grpo", "dr_grpo", "rloo"])
+def test_group_moments_match_rd_advantages(estimator):
+    """Private helper's own contract: `group_moments` (the audits' estimator arithmetic
+    from per-segment sums) gives the advantages `rd.advantages` computes on whole groups."""
+    rng = np.random.default_rng(0)
+    g, counts = 7, (3, 0, 4)  # an empty segment too
+    rewards = rng.normal(size=(5, g)) * 0.1 + 3.0  # a large offset: the shift must hold up
+    rewards[4] = 2.5  # a constant group: GRPO's std is 0
+    with jax.enable_x64(True):
+        adv = np.asarray(getattr(rd.advantages, estimator)(jnp.asarray(rewards)))
+        edges = np.cumsum((0,) + counts)
+        segments = []
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            block = rewards[:, lo:hi]
+            ref = rewards[:, 0] + 0.01  # any reference near the rewards
+            d = block - ref[:, None]
+            segments.append((hi - lo, ref, d.sum(1), (d * d).sum(1)))
+        mean, factor, centred = group_moments(segments, estimator, g)
+        mean, factor = np.asarray(mean), np.broadcast_to(np.asarray(factor), mean.shape)
+        centred = [np.asarray(c) for c in centred]
+    np.testing.assert_allclose(mean, rewards.mean(1), rtol=1e-12)
+    np.testing.assert_allclose(factor[:, None] * (rewards - mean[:, None]), adv, atol=1e-9)
+    for (lo, hi), cen in zip(zip(edges[:-1], edges[1:], strict=True), centred, strict=True):
+        np.testing.assert_allclose(
+            factor * cen, adv[:, lo:hi].sum(1), atol=1e-9, err_msg=f"segment {lo}:{hi}"
+        )
+
+
+def test_a_second_estimator_audit_of_the_same_reward_compiles_nothing():
+    """The audits' programs are compiled once per reward function, estimator and shapes:
+    the reward is traced (called from Python) the first time only."""
+    calls = []
+
+    def traced(c, y):
+        calls.append(1)
+        return rlcr(c, y)
+
+    first = sr.audit_confidence_reward(traced, "grpo", group_size=4, num_samples=256)
+    n = len(calls)
+    again = sr.audit_confidence_reward(traced, "grpo", group_size=4, num_samples=256)
+    assert n > 0 and len(calls) == n
+    np.testing.assert_array_equal(first.optimal_confidence, again.optimal_confidence)
+    np.testing.assert_array_equal(first.answer_choice.drift, again.answer_choice.drift)

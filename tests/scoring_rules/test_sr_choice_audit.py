@@ -32,6 +32,8 @@ def _expected_reward(reward, q, conf, s, nodes=80):
 
 
 def test_patterns_and_weights_match_scipy():
+    """Private helpers' own contract: the patterns are every composition of G into the
+    four kinds of sample, and their weights the multinomial pmf (scipy)."""
     counts = _patterns(5)
     assert counts.shape == (56, 4) and np.all(counts.sum(1) == 5)  # C(5 + 3, 3)
     assert len({tuple(r) for r in counts}) == len(counts)
@@ -40,6 +42,9 @@ def test_patterns_and_weights_match_scipy():
     for i in range(2):
         np.testing.assert_allclose(w[i], multinomial.pmf(counts, 5, p[i]), rtol=1e-10, atol=1e-15)
         assert w[i].sum() == pytest.approx(1.0)
+    np.testing.assert_array_equal(_patterns(1), np.eye(4, dtype=int)[::-1])  # lexicographic
+    big = _patterns(40)
+    assert big.shape == (12341, 4) and np.all(big.sum(1) == 40)  # C(43, 3)
 
 
 def test_binary_reward_dr_grpo_and_rloo_closed_form():
