@@ -56,9 +56,19 @@ def load_reward(target: str) -> Callable:
 
 
 def plot_report(reports: list, path: str, title: str | None = None) -> None:
-    """Writes a PNG: optimal confidence vs q (left) and V(q) (right), one line per report."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """Writes a PNG: optimal confidence vs q (left) and V(q) (right), one line per report.
+
+    Raises:
+      ImportError: matplotlib is missing (it comes with the ``studies`` extra).
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as err:
+        raise ImportError(
+            "reward-design audit --plot needs matplotlib: "
+            "pip install 'reward-design[studies]' (or pip install matplotlib)."
+        ) from err
 
     fig = Figure(figsize=(9.0, 4.0))
     FigureCanvasAgg(fig)
@@ -122,7 +132,11 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         print(_table(rep))
         print()
     if args.plot:
-        plot_report(reports, args.plot, title=args.target)
+        try:
+            plot_report(reports, args.plot, title=args.target)
+        except ImportError as err:
+            print(f"reward-design audit: {err}", file=sys.stderr)
+            return 2
         print(f"wrote {args.plot}")
     if args.strict and not all(
         r.calibrated

@@ -1,5 +1,6 @@
 """The ``reward-design audit`` sub-command."""
 
+import sys
 import textwrap
 
 import pytest
@@ -72,3 +73,11 @@ def test_bad_targets(reward_file, capsys):
         load_reward(f"{reward_file}:NOT_CALLABLE")
     with pytest.raises(ValueError, match="cannot import"):
         load_reward("surely_not_a_module_xyz:f")
+
+
+def test_plot_without_matplotlib_names_the_extra(reward_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # import fails
+    code = cli.main(["audit", f"{reward_file}:rlcr", "--plot", str(tmp_path / "a.png")])
+    assert code == 2
+    assert "studies" in capsys.readouterr().err
+    assert not (tmp_path / "a.png").exists()
