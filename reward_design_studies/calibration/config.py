@@ -140,26 +140,13 @@ class CalibrationConfig(StudyConfig):
         """The configured question source."""
         from .environment import GaussianMixtureTask
 
-        return GaussianMixtureTask(
-            num_classes=self.num_classes,
-            dim=self.dim,
-            separation=self.separation,
-            noise=self.noise,
-            task_seed=self.task_seed,
-        )
+        return self.part(GaussianMixtureTask)
 
     def policy(self) -> FactoredConfidencePolicy:
         """The configured policy."""
         from .policy import FactoredConfidencePolicy
 
-        return FactoredConfidencePolicy(
-            num_classes=self.num_classes,
-            num_levels=self.num_levels,
-            hidden=self.hidden,
-            depth=self.depth,
-            init_confidence_slope=self.init_confidence_slope,
-            init_confidence_scale=self.init_confidence_scale,
-        )
+        return self.part(FactoredConfidencePolicy)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 from typing import Any, ClassVar
 
-from reward_design_studies.harness import StudyConfig
+from reward_design_studies.harness.config import StudyConfig, check_int
 
 __all__ = ["ARMS", "GatingConfig", "arm_name", "add_arguments", "config_from_args"]
 
@@ -83,17 +83,8 @@ class GatingConfig(StudyConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         for name in _POSITIVE_INTS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-        if (
-            isinstance(self.warmup_steps, bool)
-            or not isinstance(self.warmup_steps, int)
-            or (self.warmup_steps < 0)
-        ):
-            raise ValueError(
-                f"warmup_steps must be a non-negative integer; got {self.warmup_steps!r}."
-            )
+            check_int(getattr(self, name), name)
+        check_int(self.warmup_steps, "warmup_steps", minimum=0)
         if self.group_size < 2:
             raise ValueError(f"group_size must be >= 2; got {self.group_size}.")
         if isinstance(self.noise_levels, str):

@@ -55,8 +55,7 @@ _TABLE_COMPARISONS = ("gold", "gold_first_quarter", "gold_during_training")
 
 def train_config(config: GatingConfig) -> TrainConfig:
     """The part of ``config`` the trainer takes (the same for every arm)."""
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in config.to_dict().items() if k in names})
+    return config.part(TrainConfig)
 
 
 @dataclasses.dataclass

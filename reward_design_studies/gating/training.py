@@ -31,24 +31,29 @@ __all__ = ["TrainConfig", "Trainer", "evaluate_objective", "get_trainer"]
 _FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    """Everything that is the same for every arm (hashable: it keys compilations)."""
+    """Everything that is the same for every arm (hashable: it keys compilations).
 
-    num_prompts: int = 32
-    group_size: int = 8
-    learning_rate: float = 1e-3
-    max_grad_norm: float = 1.0
-    kl_coef: float = 0.04
-    hidden: int = 64
+    The fields without a default are `GatingConfig`'s, which holds their
+    values (`reward_design_studies.gating.study.train_config` copies them);
+    the others are fixed by the study's design.
+    """
+
+    num_prompts: int
+    group_size: int
+    learning_rate: float
+    max_grad_norm: float
+    kl_coef: float
+    hidden: int
     prompt_dim: int = 32
     token_dim: int = 16
-    warmup_steps: int = 200
-    warmup_learning_rate: float = 5e-3
+    warmup_steps: int
+    warmup_learning_rate: float
     warmup_copies: int = 4
-    corruption: float = 0.5
-    eval_samples: int = 16
-    fast_compile: bool = False
+    corruption: float
+    eval_samples: int
+    fast_compile: bool
 
 
 def evaluate_objective(objective: Any, rollouts: rd.Rollouts) -> tuple[Any, jax.Array]:

@@ -10,16 +10,34 @@ says what its two modes are:
   and ``mode="quick"``.
 
 Override the two classmethods instead when a mode is more than field changes.
-A subclass that validates its fields calls ``super().__post_init__()``.
+A subclass that validates its fields calls ``super().__post_init__()``
+(`check_int` checks a count); `StudyConfig.part` hands a component (a task,
+a policy, the trainer's settings) the fields it takes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
-__all__ = ["StudyConfig"]
+__all__ = ["StudyConfig", "check_int"]
+
+T = TypeVar("T")
+
+
+def check_int(value: Any, name: str, minimum: int = 1) -> None:
+    """Raises unless ``value`` is an integer (not a bool) of at least ``minimum``.
+
+    Raises:
+      ValueError: naming ``name``, "a positive integer" for ``minimum=1``,
+        "a non-negative integer" for ``minimum=0``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        what = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            minimum, f"an integer >= {minimum}"
+        )
+        raise ValueError(f"{name} must be {what}; got {value!r}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,16 +58,8 @@ class StudyConfig:
     mode: str = "full"
 
     def __post_init__(self) -> None:
-        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
-            raise ValueError(f"seeds must be a positive integer; got {self.seeds!r}.")
-        if (
-            isinstance(self.seed_offset, bool)
-            or not isinstance(self.seed_offset, int)
-            or self.seed_offset < 0
-        ):
-            raise ValueError(
-                f"seed_offset must be a non-negative integer; got {self.seed_offset!r}."
-            )
+        check_int(self.seeds, "seeds")
+        check_int(self.seed_offset, "seed_offset", minimum=0)
         if self.mode not in ("full", "quick"):
             raise ValueError(f"mode must be 'full' or 'quick'; got {self.mode!r}.")
 
@@ -79,6 +89,17 @@ class StudyConfig:
     def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    def part(self, cls: type[T]) -> T:
+        """The dataclass ``cls`` built from this configuration's fields of the same names.
+
+        The part of the configuration a component takes: each field of ``cls``
+        that this configuration has gets its value; the others keep ``cls``'s
+        defaults.
+        """
+        own = {f.name for f in dataclasses.fields(self)}
+        names = [f.name for f in dataclasses.fields(cls) if f.init and f.name in own]
+        return cls(**{name: getattr(self, name) for name in names})
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a dict (tuples stay tuples; `write_json` writes them as lists)."""
