@@ -6,12 +6,11 @@ the table fits 100 columns.
 """
 
 import json
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
+from fresh_interpreter import modules_loaded_by, run_python
 
 from reward_design import cli as rd_cli
 from reward_design_bench import implementations as impl
@@ -284,12 +283,10 @@ def test_table_fits_100_columns_for_many_sizes_and_long_names():
 
 def test_bench_cli_imports_no_jax_and_registers_cheaply():
     code = (
-        "import sys, argparse; import reward_design_bench.cli as c; "
-        "p = argparse.ArgumentParser(); c.register(p.add_subparsers()); "
-        "print(sorted(m for m in ('jax', 'matplotlib', 'reward_design') if m in sys.modules))"
+        "import argparse; import reward_design_bench.cli as c; "
+        "p = argparse.ArgumentParser(); c.register(p.add_subparsers())"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert modules_loaded_by(code, ("jax", "matplotlib", "reward_design")) == []
 
 
 def test_without_the_extra_bench_shows_the_stub():
@@ -300,5 +297,5 @@ def test_without_the_extra_bench_shows_the_stub():
         "from reward_design import cli\n"
         "sys.exit(cli.main(['bench']))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = run_python(code)
     assert out.returncode == 2 and "'studies' extra" in out.stderr

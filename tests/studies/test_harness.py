@@ -3,11 +3,10 @@
 import argparse
 import dataclasses
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from fresh_interpreter import modules_loaded_by, run_python
 from scipy import stats
 
 from reward_design_studies import STUDIES, available_studies
@@ -32,6 +31,7 @@ from reward_design_studies.harness import (
     summarise_arms,
     write_json,
 )
+from reward_design_studies.harness.config import check_int
 
 # --------------------------------------------------------------------------- stats
 
@@ -236,6 +236,34 @@ def test_study_config_modes():
         full.replace(steps=0)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Component:
+    steps: int
+    width: int = 3
+
+
+def test_study_config_part_takes_the_fields_of_the_same_names():
+    part = ToyConfig(steps=7).part(_Component)
+    assert part == _Component(steps=7, width=3)  # width: not a config field, its default
+
+
+@pytest.mark.parametrize(
+    "value, minimum, message",
+    [
+        (0, 1, "n must be a positive integer; got 0."),
+        (True, 1, "n must be a positive integer; got True."),
+        (2.0, 1, "n must be a positive integer; got 2.0."),
+        (-1, 0, "n must be a non-negative integer; got -1."),
+        (2, 3, "n must be an integer >= 3; got 2."),
+    ],
+)
+def test_check_int_names_the_field(value, minimum, message):
+    with pytest.raises(ValueError) as error:
+        check_int(value, "n", minimum)
+    assert str(error.value) == message
+    check_int(minimum, "n", minimum)
+
+
 # --------------------------------------------------------------------------- plots, progress
 
 
@@ -378,13 +406,11 @@ def test_cli_parses_common_and_study_options():
 
 def test_cli_parser_imports_no_plotting_or_progress_packages():
     code = (
-        "import argparse, sys\n"
+        "import argparse\n"
         "from reward_design_studies import cli\n"
         "p = argparse.ArgumentParser(); cli.register(p.add_subparsers())\n"
-        "print(sorted(m for m in ('matplotlib', 'rich', 'mnist1d') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert modules_loaded_by(code, ("matplotlib", "rich", "mnist1d")) == []
 
 
 def test_cli_module_needs_the_studies_extra():
@@ -397,6 +423,6 @@ def test_cli_module_needs_the_studies_extra():
         "from reward_design.cli import main\n"
         "sys.exit(main(['reproduce', 'all']))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = run_python(code)
     assert out.returncode == 2
     assert "needs the 'studies' extra" in out.stderr and "mnist1d" in out.stderr
