@@ -73,8 +73,9 @@ def audit_confidence_reward(
     `answer_choice_audit`'s verdict on exactly that (``report.answer_choice``,
     and a sentence in the summary). Std-scaled GRPO with correctness + Brier
     passes the one-answer analysis and fails the answer-choice one. At
-    G = 128 the whole estimator audit takes about 10 s and 0.7 GB on a
-    2-core CPU (docs/scoring-rules.md, "Cost").
+    G = 128 the whole estimator audit takes 4-7 s (up to 14 s beside other
+    jobs) and 0.73 GB peak on a 2-core CPU, compilation included
+    (docs/scoring-rules.md, "How the estimator audits are computed").
 
     Args:
       reward_fn: ``reward_fn(confidence, correct) -> reward``, elementwise,

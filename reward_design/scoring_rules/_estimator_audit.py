@@ -92,7 +92,8 @@ def estimator_fixed_points(
     policy settles where g crosses zero from + to -. The groups of every k
     are formed from one draw by running sums over the members, so the cost
     is O(M x samples x G) (M = ``num_grid``): about 2 s at G = 128 with the
-    defaults on a 2-core CPU (docs/scoring-rules.md).
+    defaults on a 2-core CPU, plus about 1 s compiling once per reward
+    function and shapes (docs/scoring-rules.md).
 
     Args:
       reward_fn: ``reward_fn(confidence, correct) -> reward``, elementwise.
