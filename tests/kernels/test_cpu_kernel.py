@@ -10,8 +10,6 @@ against `Gated` in test_gated_advantages.py.
 """
 
 import os
-import subprocess
-import sys
 
 import chex
 import hypothesis.extra.numpy as hnp
@@ -19,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from fresh_interpreter import run_python
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy_reference import np_advantages
@@ -245,12 +244,12 @@ def test_kernel_status_reports_plain_values():
 def test_a_corrupt_cached_library_is_rebuilt(tmp_path):
     env = {**os.environ, "REWARD_DESIGN_CACHE": str(tmp_path)}
     code = "import reward_design as rd; print(rd.kernels.kernel_status())"
-    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    first = run_python(code, env)
     if "'available': True" not in first.stdout:
         pytest.skip("no compiler here")
     (lib,) = tmp_path.glob("gated_advantages-*.so")
     lib.write_bytes(b"not a shared library")
-    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    again = run_python(code, env)
     assert "'available': True" in again.stdout, again.stderr
     assert lib.read_bytes()[:4] == b"\x7fELF"
 
@@ -322,13 +321,18 @@ def test_property_matches_numpy(p, g, k_items, estimator, data):
 
 
 # ---------------------------------------------------------------- the build
+# The kernel's status in a fresh interpreter: not available, warnings caught.
+_UNAVAILABLE = (
+    "import warnings, jax, numpy as np, reward_design as rd;\n"
+    "with warnings.catch_warnings(record=True) as caught:\n"
+    "    warnings.simplefilter('always')\n"
+    "    s = rd.kernels.kernel_status()\n"
+    "assert not s['available'], s\n"
+)
+
+
 def test_disabling_the_kernel_by_environment_falls_back_to_xla():
-    code = (
-        "import warnings, jax, numpy as np, reward_design as rd;\n"
-        "with warnings.catch_warnings(record=True) as caught:\n"
-        "    warnings.simplefilter('always')\n"
-        "    s = rd.kernels.kernel_status()\n"
-        "assert not s['available'], s\n"
+    code = _UNAVAILABLE + (
         "assert not [w for w in caught if 'reward_design' in str(w.message)], caught\n"
         "r = np.arange(16, dtype=np.float32).reshape(2, 8)\n"
         "rb = np.ones((2, 8, 3), bool); v = np.ones((2, 8), bool)\n"
@@ -337,19 +341,13 @@ def test_disabling_the_kernel_by_environment_falls_back_to_xla():
         "assert 'custom_call' not in jax.jit(f).lower(r).as_text()\n"
         "print(s['reason'])"
     )
-    env = {**os.environ, "REWARD_DESIGN_CPU_KERNELS": "0"}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    done = run_python(code, {**os.environ, "REWARD_DESIGN_CPU_KERNELS": "0"})
     assert done.returncode == 0, done.stderr  # and no warning: the user asked for this
     assert "disabled by REWARD_DESIGN_CPU_KERNELS" in done.stdout
 
 
-def test_a_missing_compiler_falls_back_to_xla_with_a_warning_naming_why(tmp_path):
-    code = (
-        "import warnings, jax, numpy as np, reward_design as rd;\n"
-        "with warnings.catch_warnings(record=True) as caught:\n"
-        "    warnings.simplefilter('always')\n"
-        "    s = rd.kernels.kernel_status()\n"
-        "assert not s['available'], s\n"
+def test_a_missing_compiler_falls_back_to_xla_with_a_warning_naming_why(no_compiler_env):
+    code = _UNAVAILABLE + (
         "(w,) = [w for w in caught if 'reward_design' in str(w.message)]\n"
         "assert w.category is RuntimeWarning, w\n"
         "print(w.message)\n"
@@ -357,12 +355,7 @@ def test_a_missing_compiler_falls_back_to_xla_with_a_warning_naming_why(tmp_path
         "a, p = rd.kernels.gated_group_advantages(r, np.ones((2, 8, 3), bool), None, 3.0)\n"
         "print(float(a[0, 7]))"
     )
-    env = {
-        **os.environ,
-        "REWARD_DESIGN_CXX": str(tmp_path / "no-such-compiler"),
-        "REWARD_DESIGN_CACHE": str(tmp_path / "cache"),
-    }
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    done = run_python(code, no_compiler_env)
     assert done.returncode == 0, done.stderr
     assert "not available" in done.stdout and "no-such-compiler" in done.stdout
     assert "XLA program" in done.stdout
@@ -374,14 +367,14 @@ def test_a_missing_compiler_falls_back_to_xla_with_a_warning_naming_why(tmp_path
 def test_the_build_is_cached_and_keyed(tmp_path):
     env = {**os.environ, "REWARD_DESIGN_CACHE": str(tmp_path)}
     code = "import reward_design as rd; print(rd.kernels.kernel_status().get('library'))"
-    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    first = run_python(code, env)
     if "None" in first.stdout:
         pytest.skip("no compiler here")
     libs = list(tmp_path.glob("gated_advantages-*.so"))
     assert len(libs) == 1 and str(libs[0]) in first.stdout
     assert libs[0].stat().st_mode & 0o755 == 0o755  # loadable by others sharing the cache
     mtime = libs[0].stat().st_mtime_ns
-    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    again = run_python(code, env)
     assert again.stdout == first.stdout and libs[0].stat().st_mtime_ns == mtime
     assert not [p for p in tmp_path.iterdir() if p not in libs]  # no temporary files left
 
@@ -418,10 +411,8 @@ def test_the_portable_build_without_avx512_computes_the_same(tmp_path):
     }
     here = os.path.dirname(os.path.abspath(__file__))
     tests = os.path.dirname(here)
-    # this module, tests/numpy_reference.py and the repository (reward_design)
+    # this module, tests/ (numpy_reference.py, fresh_interpreter.py) and the repository
     env["PYTHONPATH"] = os.pathsep.join([here, tests, os.path.dirname(tests)])
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=here
-    )
+    done = run_python(code, env, cwd=here)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-1] == "30"

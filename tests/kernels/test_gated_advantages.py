@@ -7,16 +7,14 @@ refuse with a ValueError naming the argument. `Gated` itself has one
 behaviour on every backend: no program it lowers contains the kernel.
 """
 
-import os
 import re
-import subprocess
-import sys
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from fresh_interpreter import run_python
 from jax import export
 
 import reward_design as rd
@@ -315,7 +313,7 @@ def test_the_rewards_reach_the_kernel_flat():
     assert re.search(r"= f32\[512\]\{0\} fusion\(", producer), producer
 
 
-def test_a_missing_compiler_gives_the_cores_results_with_a_warning(tmp_path):
+def test_a_missing_compiler_gives_the_cores_results_with_a_warning(no_compiler_env):
     code = (
         "import warnings, numpy as np, reward_design as rd;\n"
         "from reward_design.gates import Gated, AtLeast\n"
@@ -331,12 +329,7 @@ def test_a_missing_compiler_gives_the_cores_results_with_a_warning(tmp_path):
         "np.testing.assert_allclose(np.asarray(adv), np.asarray(ref), atol=1e-6)\n"
         "print('ok')"
     )
-    env = {
-        **os.environ,
-        "REWARD_DESIGN_CXX": str(tmp_path / "no-such-compiler"),
-        "REWARD_DESIGN_CACHE": str(tmp_path / "cache"),
-    }
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    done = run_python(code, no_compiler_env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-1] == "ok"
 
@@ -353,6 +346,6 @@ def test_no_core_module_imports_the_kernels():
         "assert not bad, bad\n"
         "print('ok')"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = run_python(code)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-1] == "ok"
