@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -172,6 +173,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _sweep(
+    base: MisalignedConfig, field: str, headline: str, values: Iterable[Any]
+) -> dict[str, Any]:
+    """The changes a sweep given on the command line makes: ``field`` = the distinct
+    ``values``, sorted; ``headline`` = the largest of them if they leave ``base``'s out."""
+    values = tuple(sorted(set(values)))
+    changes = {field: values}
+    if getattr(base, headline) not in values:
+        changes[headline] = max(values)
+    return changes
+
+
 def config_from_args(args: argparse.Namespace) -> MisalignedConfig:
     """The config of ``reproduce misaligned``'s options.
 
@@ -185,16 +198,10 @@ def config_from_args(args: argparse.Namespace) -> MisalignedConfig:
     changes: dict[str, Any] = {}
     ratios = getattr(args, "cost_ratios", None)
     if ratios:
-        ratios = tuple(sorted(set(float(r) for r in ratios)))
-        changes["cost_ratios"] = ratios
-        if base.headline_cost_ratio not in ratios:
-            changes["headline_cost_ratio"] = max(ratios)
+        changes.update(_sweep(base, "cost_ratios", "headline_cost_ratio", map(float, ratios)))
     steps = getattr(args, "steps", None)
     if steps:
-        steps = tuple(sorted(set(int(s) for s in steps)))
-        changes["checkpoints"] = steps
-        if base.headline_steps not in steps:
-            changes["headline_steps"] = max(steps)
+        changes.update(_sweep(base, "checkpoints", "headline_steps", map(int, steps)))
     hidden = getattr(args, "hidden", None)
     if hidden:
         changes["hidden"] = tuple(int(h) for h in hidden)
