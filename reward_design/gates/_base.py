@@ -11,6 +11,7 @@ module, so that no gate module imports another one back.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -126,6 +127,14 @@ def _gates_tuple(args: tuple, gates: Sequence[Any] | None, owner: str) -> tuple:
     return tuple(as_gate(item, f"{owner} (each gate)") for item in items)
 
 
+def _fold(gates: tuple, rollouts: Rollouts, op: Callable, owner: str) -> jax.Array:
+    """The gates' verdicts combined left to right by ``op`` (``&`` or ``|``), then `finish`."""
+    verdict = jnp.asarray(gates[0](rollouts))
+    for gate in gates[1:]:
+        verdict = op(verdict, jnp.asarray(gate(rollouts)))
+    return finish(verdict, rollouts, owner)
+
+
 @pytree_dataclass
 class Not(Gate):
     """Accepts the valid rollouts that ``gate`` rejects: ``accept = ~gate(r) & valid_mask``.
@@ -164,10 +173,7 @@ class And(Gate):
         object.__setattr__(self, "gates", _gates_tuple(args, gates, "And"))
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
-        verdict = jnp.asarray(self.gates[0](rollouts))
-        for gate in self.gates[1:]:
-            verdict = verdict & jnp.asarray(gate(rollouts))
-        return finish(verdict, rollouts, "And")
+        return _fold(self.gates, rollouts, operator.and_, "And")
 
 
 @pytree_dataclass
@@ -189,7 +195,4 @@ class Or(Gate):
         object.__setattr__(self, "gates", _gates_tuple(args, gates, "Or"))
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
-        verdict = jnp.asarray(self.gates[0](rollouts))
-        for gate in self.gates[1:]:
-            verdict = verdict | jnp.asarray(gate(rollouts))
-        return finish(verdict, rollouts, "Or")
+        return _fold(self.gates, rollouts, operator.or_, "Or")
