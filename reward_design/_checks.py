@@ -311,13 +311,19 @@ def float_vector(value: Any, name: str, fn: str, ndim: int = 1) -> jax.Array:
     if not _is_real(dtype):
         raise TypeError(f"{fn}: {name} must hold real numbers; got dtype {dtype}.")
     arr = jnp.asarray(value)
-    if not jnp.issubdtype(arr.dtype, jnp.floating):
-        arr = arr.astype(jnp.float32)
     if arr.ndim != ndim:
         expected = "[B]" if ndim == 1 else f"rank {ndim}"
         raise ValueError(
             f"{fn}: {name} must have shape {expected} (rank {ndim}); got shape {arr.shape}."
         )
+    return _finite_floats(value, arr, name, fn)
+
+
+def _finite_floats(value: Any, arr: jax.Array, name: str, fn: str) -> jax.Array:
+    """``arr``, the JAX conversion of the real ``value``, as floats (integers become
+    float32); checked finite when concrete."""
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        arr = arr.astype(jnp.float32)
     host = host_values(value, arr)
     if host is not None:
         check_finite(host, name, fn)
@@ -391,16 +397,11 @@ def reference_point_array(value: Any, name: str, size: int, fn: str) -> jax.Arra
     arr = jnp.asarray(value)
     if not _is_real(arr.dtype):
         raise TypeError(f"{fn}: {name} must hold real numbers; got dtype {arr.dtype}.")
-    if not jnp.issubdtype(arr.dtype, jnp.floating):
-        arr = arr.astype(jnp.float32)
     if arr.shape not in ((), (size,)):
         raise ValueError(
             f"{fn}: {name} must be a scalar or have shape [B] = ({size},); got shape {arr.shape}."
         )
-    host = host_values(value, arr)
-    if host is not None:
-        check_finite(host, name, fn)
-    return arr
+    return _finite_floats(value, arr, name, fn)
 
 
 def check_logits(logits: Any, name: str = "logits", ndim: int | None = None) -> None:
