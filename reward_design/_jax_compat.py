@@ -1,6 +1,6 @@
 """JAX APIs whose public name changed between the supported floor and current JAX.
 
-The floor (``jax>=0.7.0`` in pyproject.toml) has the thread-local 64-bit
+The floor (``jax>=0.6.1`` in pyproject.toml) has the thread-local 64-bit
 context as ``jax.experimental.enable_x64``; later versions name it
 ``jax.enable_x64`` and removed the experimental one. Both wrap the same
 configuration state (``jax_enable_x64``), so `enable_x64` below behaves the
