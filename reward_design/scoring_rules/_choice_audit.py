@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import gammaln
 
+from reward_design._jax_compat import enable_x64
 from reward_design.scoring_rules._estimator_audit import (
     FixedPointTable,
     estimator_audit,
@@ -306,7 +307,7 @@ def run_answer_choice(
         axis=-1,
     )  # [N, M, 4]
 
-    with jax.enable_x64(True):  # the same antithetic noise for every state, pattern and pair
+    with enable_x64(True):  # the same antithetic noise for every state, pattern and pair
         eps = np.asarray(antithetic_noise(seed, used, g))  # [S, G]
     # chunks of K samples with P x K about _CHUNK groups; the last one padded with weight 0
     num = eps.shape[0]
@@ -322,7 +323,7 @@ def run_answer_choice(
             logit = np.log(qs) - np.log1p(-qs)
         logit = np.clip(logit, -_LOGIT_LIMIT, _LOGIT_LIMIT)
         logits = np.stack([logit[hi_idx], logit[lo_idx]], axis=1)  # [N, 2] (better, worse)
-        with jax.enable_x64(True):
+        with enable_x64(True):
             better_sum, total_sum = _tabulate(
                 reward_fn,
                 estimator,

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.stats import binom
 
+from reward_design._jax_compat import enable_x64
 from reward_design.scoring_rules._policy_model import (
     antithetic_noise,
     check_estimator,
@@ -114,7 +115,7 @@ def estimator_fixed_points(
     """
     check_estimator(estimator, "estimator_fixed_points")
     g = int(group_size)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         eps = antithetic_noise(seed, num_samples, g)
         m_grid = jnp.linspace(-logit_range, logit_range, num_grid, dtype=jnp.float64)
         batch = max(1, _BATCH_ELEMENTS // eps.shape[0])

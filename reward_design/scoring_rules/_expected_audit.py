@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from reward_design._jax_compat import enable_x64
 from reward_design.scoring_rules._report import IncentiveReport, expected_reward_summary
 
 __all__ = ["evaluate_reward", "expected", "expected_reward_audit"]
@@ -44,7 +45,7 @@ def expected_reward_audit(
     reward_fn: Callable, q_grid: np.ndarray, num_c: int, rtol: float, tolerance: float
 ) -> IncentiveReport:
     """The ``estimator=None`` branch of `audit_confidence_reward` (see its docstring)."""
-    with jax.enable_x64(True):
+    with enable_x64(True):
         c = jnp.linspace(0.0, 1.0, num_c, dtype=jnp.float64)
         qs = jnp.asarray(q_grid, dtype=jnp.float64)
         fn = jax.jit(reward_fn)

@@ -1,11 +1,11 @@
 """audit_confidence_reward: the expected-reward analysis (closed forms) and estimator audits."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import reward_design as rd
+from reward_design._jax_compat import enable_x64
 from reward_design.scoring_rules._policy_model import group_moments
 
 sr = rd.scoring_rules
@@ -203,7 +203,7 @@ def test_group_moments_match_rd_advantages(estimator):
     g, counts = 7, (3, 0, 4)  # an empty segment too
     rewards = rng.normal(size=(5, g)) * 0.1 + 3.0  # a large offset: the shift must hold up
     rewards[4] = 2.5  # a constant group: GRPO's std is 0
-    with jax.enable_x64(True):
+    with enable_x64(True):
         adv = np.asarray(getattr(rd.advantages, estimator)(jnp.asarray(rewards)))
         edges = np.cumsum((0,) + counts)
         segments = []
