@@ -235,12 +235,16 @@ def _parse_many(
                 if answer:
                     if not match:
                         add_answer(answer)
+                    elif answer == truth:  # equal strings match under any normalisation
+                        add_verdict(1)
                     else:
                         # exact_match(answer, truth), once per distinct answer to the
                         # same ground truth (completions of a prompt come together).
                         if truth is not last_truth:
                             if type(truth) is str:
-                                verdict_of = verdicts_by_truth.setdefault(truth, {})
+                                verdict_of = verdicts_by_truth.get(truth)
+                                if verdict_of is None:
+                                    verdict_of = verdicts_by_truth[truth] = {}
                             else:
                                 verdict_of = {}
                             last_truth = truth

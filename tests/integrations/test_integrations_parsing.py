@@ -348,6 +348,17 @@ def test_normalize_answer_matches_squad_script(text):
     assert normalize_answer(text) == _squad_reference(text)
 
 
+@given(
+    st.one_of(
+        st.text(alphabet="aAnNtThHeE0123456789xZ", min_size=1, max_size=8),
+        st.sampled_from(["a", "A", "an", "AN", "the", "The", "THE", "an1", "theA", "42"]),
+    )
+)
+def test_normalize_answer_single_words_match_squad_script(text):
+    # the common answers (ASCII letters and digits, articles included) take a short path
+    assert normalize_answer(text) == _squad_reference(text)
+
+
 def test_exact_match():
     assert exact_match("The  Eiffel tower!", "eiffel tower")
     assert exact_match("paris", ["London", "Paris"])
