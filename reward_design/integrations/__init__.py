@@ -1,7 +1,8 @@
 """Integrations: text parsing and reward functions for TRL, verl and tunix.
 
-``rd.integrations.parse_answer_confidence``, the matchers and `TextScorer`
-are re-exported here; the framework adapters are sub-modules reachable as
+``rd.integrations.parse_answer_confidence``, the matchers, `TextScorer` and
+``RLCR_SYSTEM_PROMPT`` (the system prompt that asks for the RLCR format) are
+re-exported here; the framework adapters are sub-modules reachable as
 attributes (imported on first use): ``rd.integrations.trl``,
 ``rd.integrations.verl``, ``rd.integrations.tunix`` and the array-level
 ``rd.integrations.flat``. None of them imports torch, trl, verl or tunix.
@@ -19,6 +20,7 @@ from reward_design.integrations._matching import parse_number as parse_number
 from reward_design.integrations._parsing import extract_tag as extract_tag
 from reward_design.integrations._parsing import parse_answer_confidence as parse_answer_confidence
 from reward_design.integrations._parsing import parse_confidence as parse_confidence
+from reward_design.integrations._prompts import RLCR_SYSTEM_PROMPT as RLCR_SYSTEM_PROMPT
 from reward_design.integrations._reward_fn import TextRewardFunction as TextRewardFunction
 from reward_design.integrations._reward_fn import completion_text as completion_text
 from reward_design.integrations._scorer import ScoredBatch as ScoredBatch
@@ -28,6 +30,7 @@ from reward_design.integrations._scorer import default_objective as default_obje
 _LAZY_SUBMODULES = ("trl", "verl", "tunix", "flat")
 
 __all__ = [
+    "RLCR_SYSTEM_PROMPT",
     "ScoredBatch",
     "TextRewardFunction",
     "TextScorer",
