@@ -1,0 +1,74 @@
+"""A small language-model lab: tokenizer, Transformer policy, warm start and GRPO loop.
+
+The pieces are separate, so studies combine them (docs/studies/lm-lab.md):
+
+* `tokenizer`: `Tokenizer` over a task vocabulary (``PAD``, ``BOS``, ``EOS``);
+* `model`, `policy`: a decoder-only Transformer in Flax and the pure
+  functions of its parameters (`Policy`: logits, per-token log-probabilities,
+  sampling with a key/value cache in one ``lax.scan``);
+* `task`: the `Task` protocol, `PromptBatch`, `Completions`, `PromptSplit`
+  (train / held-out prompts);
+* `judges`: completions -> `rd.Rollouts` (`AnswerJudge`, `TokenJudge`,
+  `TextJudge` on decoded text); `parsing`: `AnswerFormat`
+  (``<reasoning> ANSWER a CONF c <eos>``);
+* `warmstart`: `seed_keys`, `init_params`, `warm_start` (teacher forcing);
+* `rl`, `loop`: `RLConfig`, `make_arm`, `train` (GRPO family, one compiled
+  program per arm structure), `evaluate`;
+* `demo`: `MixtureTask`, Gaussian-mixture questions with known success
+  probabilities.
+
+Names are imported lazily: ``from reward_design_studies.lm import Policy``
+loads only what it needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Tokenizer": "tokenizer",
+    "PAD": "tokenizer",
+    "BOS": "tokenizer",
+    "EOS": "tokenizer",
+    "TransformerConfig": "model",
+    "Policy": "policy",
+    "Sample": "policy",
+    "completion_mask": "policy",
+    "Task": "task",
+    "PromptBatch": "task",
+    "Completions": "task",
+    "PromptSplit": "task",
+    "AnswerFormat": "parsing",
+    "Parsed": "parsing",
+    "AnswerJudge": "judges",
+    "TokenJudge": "judges",
+    "TextJudge": "judges",
+    "seed_keys": "warmstart",
+    "init_params": "warmstart",
+    "warm_start": "warmstart",
+    "RLConfig": "rl",
+    "Arm": "rl",
+    "make_arm": "rl",
+    "programs": "rl",
+    "ArmRun": "loop",
+    "heldout_batch": "loop",
+    "train": "loop",
+    "evaluate": "loop",
+    "MixtureTask": "demo",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reward_design_studies.lm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
