@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from docs_blocks import ROOT, Block, blocks_in, markdown_files, python_blocks
 
 _BLOCKS = python_blocks()
