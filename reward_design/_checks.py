@@ -280,6 +280,17 @@ def scalar_hyper(
     return arr.astype(np.float32) if arr.dtype.kind in "iu" else arr
 
 
+def check_count(value: Any, name: str, fn: str, minimum: int = 1) -> int:
+    """A static integer argument (a count, a size, a seed) ``>= minimum``; returns it as int.
+
+    Raises:
+      ValueError: a bool, a non-integer, or a value below ``minimum``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{_label(name, fn)} must be an integer >= {minimum}; got {value!r}.")
+    return int(value)
+
+
 def check_order(order: ArrayLike, fn: str) -> None:
     """A scoring rule's ``order``: a finite real scalar > 1 (ValueError otherwise)."""
     if isinstance(order, str | bytes | bool) or (
@@ -300,12 +311,46 @@ def check_binning(num_bins: int, strategy: str, fn: str) -> None:
 # --- array arguments ---------------------------------------------------------------
 
 
+def host_array(value: Any, name: str, fn: str) -> np.ndarray:
+    """A Python list/tuple (or scalar) as a numpy array; ragged nesting raises ValueError."""
+    try:
+        return np.asarray(value)
+    except ValueError as err:  # numpy: "inhomogeneous shape"
+        raise ValueError(
+            f"{_label(name, fn)} must be a rectangular array; got a ragged nested "
+            f"{type(value).__name__} (rows of different lengths)."
+        ) from err
+
+
+def real_array(value: Any, name: str, fn: str, *, allow_bool: bool = True) -> jax.Array:
+    """``value`` as a JAX array of real numbers (integer, floating, bfloat16; bool if
+    ``allow_bool``), any shape, without casting; values not checked.
+
+    Raises:
+      TypeError: None, a string, an object or complex array. ValueError: a
+        ragged nested list.
+    """
+    if isinstance(value, str | bytes) or value is None:
+        raise TypeError(f"{_label(name, fn)} must be an array of real numbers; got {value!r}.")
+    dtype = getattr(value, "dtype", None)
+    try:
+        dtype = None if dtype is None or not hasattr(value, "shape") else np.dtype(dtype)
+    except TypeError:  # e.g. a torch dtype
+        dtype = None
+    if dtype is None:
+        value = host_array(value, name, fn)
+    dtype = np.dtype(value.dtype)
+    if not (_is_real(dtype) or (allow_bool and dtype == np.bool_)):
+        raise TypeError(f"{_label(name, fn)} must hold real numbers; got dtype {dtype}.")
+    return jnp.asarray(value)
+
+
 def float_vector(value: Any, name: str, fn: str, ndim: int = 1) -> jax.Array:
     """``value`` as a floating JAX array of rank ``ndim``; finite when concrete."""
     if isinstance(value, str | bytes) or value is None:
         raise TypeError(f"{fn}: {name} must be an array of real numbers; got {value!r}.")
     if isinstance(value, list | tuple):
-        value = np.asarray(value)
+        value = host_array(value, name, fn)
     dtype = getattr(value, "dtype", None)
     dtype = np.asarray(value).dtype if dtype is None else dtype
     if not _is_real(dtype):
@@ -366,7 +411,7 @@ def bool_labels(
 ) -> jax.Array:
     """A boolean array of the given shape; integer or float 0/1 values raise."""
     if isinstance(value, list | tuple):
-        value = np.asarray(value)
+        value = host_array(value, name, fn)
     dtype = getattr(value, "dtype", None)
     if dtype is None or np.dtype(dtype) != np.bool_:
         raise TypeError(
@@ -393,7 +438,7 @@ def reference_point_array(value: Any, name: str, size: int, fn: str) -> jax.Arra
     if isinstance(value, str | bytes | bool) or value is None:
         raise TypeError(f"{fn}: {name} must be a real scalar or a [B] array; got {value!r}.")
     if isinstance(value, list | tuple):
-        value = np.asarray(value)
+        value = host_array(value, name, fn)
     arr = jnp.asarray(value)
     if not _is_real(arr.dtype):
         raise TypeError(f"{fn}: {name} must hold real numbers; got dtype {arr.dtype}.")

@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
+
+from reward_design._checks import host_array, real_array, scalar_hyper
 
 __all__ = ["grpo", "dr_grpo", "rloo", "group_mean", "group_std"]
 
 
 def _prepare(rewards: ArrayLike, mask: ArrayLike | None, fn: str) -> tuple[jax.Array, jax.Array]:
-    r = jnp.asarray(rewards)
+    r = real_array(rewards, "rewards", fn)
     if r.ndim != 2:
         raise ValueError(f"{fn}: rewards must have shape [P, G] (rank 2); got shape {r.shape}.")
     if not jnp.issubdtype(r.dtype, jnp.floating) or jnp.finfo(r.dtype).bits < 32:
@@ -39,14 +42,26 @@ def _prepare(rewards: ArrayLike, mask: ArrayLike | None, fn: str) -> tuple[jax.A
     if mask is None:
         m = jnp.ones(r.shape, dtype=bool)
     else:
+        if isinstance(mask, list | tuple):
+            mask = host_array(mask, "mask", fn)
+        if not hasattr(mask, "dtype") or not hasattr(mask, "shape"):
+            raise ValueError(f"{fn}: mask must be a boolean array; got {type(mask).__name__}.")
         m = jnp.asarray(mask)
         if m.shape != r.shape:
             raise ValueError(
                 f"{fn}: mask must have the shape of rewards {r.shape}; got shape {m.shape}."
             )
         if m.dtype != jnp.bool_:
-            raise ValueError(f"{fn}: mask must be boolean; got dtype {m.dtype}.")
+            raise ValueError(
+                f"{fn}: mask must be boolean; got dtype {m.dtype}. Convert 0/1 values with "
+                ".astype(bool)."
+            )
     return r, m
+
+
+def _check_ddof(ddof: int, fn: str) -> None:
+    if isinstance(ddof, bool) or not isinstance(ddof, int | np.integer) or ddof < 0:
+        raise ValueError(f"{fn}: ddof must be a non-negative integer (static); got {ddof!r}.")
 
 
 def _shift(r: jax.Array, m: jax.Array) -> jax.Array:
@@ -85,6 +100,7 @@ def group_std(rewards: ArrayLike, mask: ArrayLike | None = None, ddof: int = 1) 
     ``ddof=1`` (default) is the unbiased form that TRL and verl use
     (``torch.std``). Groups with ``n <= ddof`` valid members get 0.
     """
+    _check_ddof(ddof, "group_std")
     r, m = _prepare(rewards, mask, "group_std")
     r = jnp.where(m, r, 0.0)  # masked-out values (even NaN) reach neither value nor gradient
     n = jnp.sum(m, axis=-1, keepdims=True)
@@ -120,8 +136,14 @@ def grpo(
     Returns:
       ``[P, G]`` advantages, 0 for masked-out members.
     """
-    if scale not in ("group", "batch", "none"):
+    if not isinstance(scale, str) or scale not in ("group", "batch", "none"):
         raise ValueError(f"grpo: scale must be 'group', 'batch' or 'none'; got {scale!r}.")
+    if axis_name is not None and not isinstance(axis_name, str):
+        raise TypeError(
+            f"grpo: axis_name must be a mesh axis name (str) or None; got {axis_name!r}."
+        )
+    _check_ddof(ddof, "grpo")
+    eps = scalar_hyper(eps, "eps", "grpo", low=0.0)
     raw, m = _prepare(rewards, mask, "grpo")
     r = _shift(raw, m)  # 0 on masked-out members
     n = jnp.sum(m, axis=-1, keepdims=True)

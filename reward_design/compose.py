@@ -8,9 +8,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from reward_design._pytree import pytree_dataclass, wrap_callable
-from reward_design.rollouts import Rollouts
+from reward_design._pytree import pytree_dataclass, static_field, wrap_callable
+from reward_design.rollouts import Rollouts, check_rollouts, checked_call, invalid_members
 from reward_design.terms import FunctionTerm
 
 __all__ = ["RewardOutput", "Objective", "compose", "as_term"]
@@ -30,7 +31,8 @@ class RewardOutput:
         statistics. Without gates this is the rollouts' ``mask``; gated
         objectives (`rd.gates.Gated`) narrow it.
       stats: ``{name: scalar}``, batch statistics (e.g. gate keep-rates) for
-        logging; empty for plain compositions.
+        logging; empty for plain compositions (with ``count_invalid=True``:
+        ``"input/invalid_rollouts"``, see `compose`).
     """
 
     total: jax.Array
@@ -83,11 +85,36 @@ class Objective:
     children, so their numeric hyperparameters are traced: ``jax.jit``
     compiles once for objectives that differ only in those values, and
     ``jax.vmap`` over them sweeps without recompiling.
+
+    ``rollouts`` is checked (``reward_design.rollouts.check_rollouts``): its
+    type, ranks, shapes and dtypes on every call; on an eager call also the
+    values of its valid members (ValueError naming the field). Inside
+    ``jax.jit`` values are not checked; with ``count_invalid=True`` (static)
+    ``stats["input/invalid_rollouts"]`` (int32) counts the valid members
+    holding a value outside its range (docs/concepts.md).
     """
 
     terms: dict[str, Any]
+    count_invalid: bool = static_field(default=False)
+
+    def __post_init__(self):
+        if not isinstance(self.terms, Mapping) or not all(isinstance(k, str) for k in self.terms):
+            raise TypeError(
+                f"Objective.terms must be a dict {{name: term}} with string names; got "
+                f"{self.terms!r}."
+            )
+        object.__setattr__(
+            self, "terms", {name: as_term(term, name) for name, term in self.terms.items()}
+        )
+        if not isinstance(self.count_invalid, bool | np.bool_):
+            raise TypeError(f"Objective.count_invalid must be a bool; got {self.count_invalid!r}.")
 
     def __call__(self, rollouts: Rollouts) -> RewardOutput:
+        rollouts = check_rollouts(rollouts, "Objective")
+        with checked_call():
+            return self._evaluate(rollouts)
+
+    def _evaluate(self, rollouts: Rollouts) -> RewardOutput:
         mask = rollouts.valid_mask
         p, g = mask.shape
         clean = _zero_masked_members(rollouts, mask)
@@ -103,21 +130,37 @@ class Objective:
             value = jnp.where(mask, value, jnp.zeros_like(value))
             components[name] = value
             total = total + value
-        return RewardOutput(total=total, components=components, accepted=mask)
+        stats: dict[str, jax.Array] = {}
+        if self.count_invalid:
+            stats["input/invalid_rollouts"] = jnp.sum(invalid_members(rollouts), dtype=jnp.int32)
+        return RewardOutput(total=total, components=components, accepted=mask, stats=stats)
 
     def replace_term(self, name: str, term: Any) -> Objective:
         """Returns a copy with term ``name`` replaced (or added)."""
         terms = dict(self.terms)
         terms[name] = as_term(term, name)
-        return Objective(terms=terms)
+        return Objective(terms=terms, count_invalid=self.count_invalid)
 
 
-def compose(terms: Mapping[str, Callable] | None = None, /, **named_terms: Callable) -> Objective:
+def compose(
+    terms: Mapping[str, Callable] | None = None,
+    /,
+    *,
+    count_invalid: bool = False,
+    **named_terms: Callable,
+) -> Objective:
     """Builds an objective from named reward terms.
 
     Args:
       terms: optional mapping ``{name: term}`` (for names that are not
-        Python identifiers); merged with the keyword arguments.
+        Python identifiers, or the name ``count_invalid``); merged with the
+        keyword arguments.
+      count_invalid: static; if True, ``RewardOutput.stats`` carries
+        ``"input/invalid_rollouts"``, the number of valid rollouts with a
+        value outside its range (NaN/inf, or ``correct``/``confidence``/rubric
+        outside [0, 1]). Eager calls raise on such values instead, so the
+        count is for ``jax.jit``, where values are not checked
+        (docs/concepts.md). It costs one more pass over the inputs.
       **named_terms: ``name=term`` where each term maps `Rollouts` to
         ``[P, G]`` rewards (higher is better).
 
@@ -126,17 +169,24 @@ def compose(terms: Mapping[str, Callable] | None = None, /, **named_terms: Calla
 
     Raises:
       ValueError: if no term is given or a name is repeated.
-      TypeError: if a term is not callable.
+      TypeError: if a term is not callable, ``terms`` is not a mapping or a
+        name is not a string.
 
     Example:
       >>> objective = compose(correct=Correctness(), brier=Brier(weight=1.0))
     """
+    if terms is not None and not isinstance(terms, Mapping):
+        raise TypeError(
+            f"compose: terms must be a mapping {{name: term}}; got {type(terms).__name__}."
+        )
     merged: dict[str, Any] = {}
     for source in (dict(terms or {}), named_terms):
         for name, term in source.items():
+            if not isinstance(name, str):
+                raise TypeError(f"compose: term names must be strings; got {name!r}.")
             if name in merged:
                 raise ValueError(f"term name {name!r} is given twice.")
             merged[name] = as_term(term, name)
     if not merged:
         raise ValueError("compose() needs at least one term, e.g. compose(correct=Correctness()).")
-    return Objective(terms=merged)
+    return Objective(terms=merged, count_invalid=count_invalid)

@@ -22,7 +22,7 @@ import numpy as np
 from reward_design._checks import as_float_leaf, as_float_vector
 from reward_design._checks import set_float_leaf as _set_weight
 from reward_design._pytree import pytree_dataclass, static_field
-from reward_design.rollouts import Rollouts
+from reward_design.rollouts import Rollouts, check_rollouts
 
 __all__ = [
     "Correctness",
@@ -35,12 +35,48 @@ __all__ = [
 ]
 
 
+_ROLLOUT_FIELDS = ("correct", "confidence", "rubric", "token_rewards", "token_mask", "mask")
+
+
 def require_field(rollouts: Rollouts, name: str, term: str) -> jax.Array:
-    """Returns ``rollouts.<name>`` as an array, or raises if it is missing."""
+    """Returns ``rollouts.<name>`` as an array, or raises if it is missing.
+
+    Raises:
+      TypeError: ``rollouts`` is not a `Rollouts`. ValueError: ``name`` is not
+        a field of `Rollouts`, or the field is None.
+    """
+    if not isinstance(rollouts, Rollouts):
+        raise TypeError(
+            f"{term}: rollouts must be a reward_design.Rollouts; got {type(rollouts).__name__}."
+        )
+    if name not in _ROLLOUT_FIELDS:
+        raise ValueError(f"require_field: name must be one of {_ROLLOUT_FIELDS}; got {name!r}.")
     value = getattr(rollouts, name)
     if value is None:
         raise ValueError(f"{term} needs Rollouts.{name}, which is None.")
     return jnp.asarray(value)
+
+
+def term_output(value: Any, owner: str, rollouts: Rollouts | None = None) -> jax.Array:
+    """A user function's rewards as an array of real numbers (bool included), checked;
+    of shape ``[P, G]`` too when ``rollouts`` is given."""
+    try:
+        arr = jnp.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"{owner} must return [P, G] rewards (an array of real numbers); got "
+            f"{type(value).__name__}."
+        ) from err
+    real = jnp.issubdtype(arr.dtype, jnp.integer) or jnp.issubdtype(arr.dtype, jnp.floating)
+    if not real and arr.dtype != jnp.bool_:
+        raise TypeError(f"{owner} must return real-valued rewards; got dtype {arr.dtype}.")
+    if rollouts is not None:
+        shape = tuple(jnp.shape(rollouts.correct)[:2])
+        if arr.shape != shape:
+            raise ValueError(
+                f"{owner} must return [P, G] = {list(shape)} rewards; got shape {arr.shape}."
+            )
+    return arr
 
 
 @pytree_dataclass
@@ -57,6 +93,7 @@ class Correctness:
         _set_weight(self, "weight", "Correctness")
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
+        check_rollouts(rollouts, "Correctness")
         correct = jnp.asarray(rollouts.correct, dtype=jnp.float32)
         return self.weight * correct
 
@@ -83,6 +120,7 @@ class Brier:
         _set_weight(self, "weight", "Brier")
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
+        check_rollouts(rollouts, "Brier")
         conf = require_field(rollouts, "confidence", "Brier").astype(jnp.float32)
         correct = jnp.asarray(rollouts.correct, dtype=jnp.float32)
         return -self.weight * jnp.square(conf - correct)
@@ -109,11 +147,12 @@ class TokenReward:
         _set_weight(self, "weight", "TokenReward")
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
+        check_rollouts(rollouts, "TokenReward")
         tok = require_field(rollouts, "token_rewards", "TokenReward").astype(jnp.float32)
         if rollouts.token_mask is None:
             tmask = jnp.ones(tok.shape, dtype=bool)
         else:
-            tmask = jnp.asarray(rollouts.token_mask, dtype=bool)
+            tmask = jnp.asarray(rollouts.token_mask)  # boolean (checked)
         # Masked tokens may hold -inf or NaN (e.g. the log-probability of a padding
         # id): they are selected away, never multiplied by 0, so they reach nothing.
         total = jnp.sum(jnp.where(tmask, tok, 0.0), axis=-1)
@@ -158,6 +197,7 @@ class RubricScore:
                 raise ValueError("RubricScore.weights must not all be zero.")
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
+        check_rollouts(rollouts, "RubricScore")
         rubric = require_field(rollouts, "rubric", "RubricScore")
         if rubric.dtype != jnp.bool_:
             rubric = rubric.astype(jnp.float32)
@@ -218,9 +258,11 @@ class ScoringRuleTerm:
             object.__setattr__(self, "params", checked)
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
+        check_rollouts(rollouts, "ScoringRuleTerm")
         conf = require_field(rollouts, "confidence", "ScoringRuleTerm").astype(jnp.float32)
         correct = jnp.asarray(rollouts.correct, dtype=jnp.float32)
-        return -self.weight * self.rule(conf, correct, **(self.params or {}))
+        loss = self.rule(conf, correct, **(self.params or {}))
+        return -self.weight * term_output(loss, "ScoringRuleTerm.rule", rollouts)
 
 
 @pytree_dataclass
@@ -233,5 +275,11 @@ class FunctionTerm:
 
     fn: Callable[[Rollouts], jax.Array] = static_field()
 
+    def __post_init__(self):
+        if not callable(self.fn):
+            raise TypeError(f"FunctionTerm.fn must be callable; got {self.fn!r}.")
+
     def __call__(self, rollouts: Rollouts) -> jax.Array:
-        return jnp.asarray(self.fn(rollouts))
+        check_rollouts(rollouts, "FunctionTerm")
+        name = getattr(self.fn, "__name__", type(self.fn).__name__)
+        return term_output(self.fn(rollouts), f"FunctionTerm({name})")

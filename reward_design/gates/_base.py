@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from reward_design._pytree import pytree_dataclass, static_field, wrap_callable
-from reward_design.rollouts import Rollouts
+from reward_design.rollouts import Rollouts, check_rollouts, checked_call
 
 __all__ = ["And", "FunctionGate", "Gate", "Not", "Or", "as_gate", "finish", "gate_from_fn"]
 
@@ -30,7 +30,12 @@ def finish(verdict: jax.Array, rollouts: Rollouts, owner: str) -> jax.Array:
     Raises:
       ValueError: a verdict that is not ``[P, G]``. TypeError: a non-boolean one.
     """
-    verdict = jnp.asarray(verdict)
+    try:
+        verdict = jnp.asarray(verdict)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"{owner} must give a [P, G] boolean verdict; got {type(verdict).__name__}."
+        ) from err
     mask = rollouts.valid_mask
     if verdict.shape != mask.shape:
         raise ValueError(
@@ -90,6 +95,7 @@ class FunctionGate(Gate):
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         name = f"FunctionGate({getattr(self.fn, '__name__', type(self.fn).__name__)})"
+        check_rollouts(rollouts, name)
         verdict = self.fn(rollouts) if self.params is None else self.fn(rollouts, self.params)
         return finish(verdict, rollouts, name)
 
@@ -127,11 +133,18 @@ def _gates_tuple(args: tuple, gates: Sequence[Any] | None, owner: str) -> tuple:
     return tuple(as_gate(item, f"{owner} (each gate)") for item in items)
 
 
+def _verdict_of(gate: Any, rollouts: Rollouts, owner: str) -> jax.Array:
+    """One inner gate's verdict, checked: ``[P, G]`` bool (before it is combined)."""
+    return finish(gate(rollouts), rollouts, f"{owner} (each gate)")
+
+
 def _fold(gates: tuple, rollouts: Rollouts, op: Callable, owner: str) -> jax.Array:
     """The gates' verdicts combined left to right by ``op`` (``&`` or ``|``), then `finish`."""
-    verdict = jnp.asarray(gates[0](rollouts))
-    for gate in gates[1:]:
-        verdict = op(verdict, jnp.asarray(gate(rollouts)))
+    check_rollouts(rollouts, owner)
+    with checked_call():
+        verdict = _verdict_of(gates[0], rollouts, owner)
+        for gate in gates[1:]:
+            verdict = op(verdict, _verdict_of(gate, rollouts, owner))
     return finish(verdict, rollouts, owner)
 
 
@@ -151,7 +164,10 @@ class Not(Gate):
             object.__setattr__(self, "gate", gate)
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
-        return finish(~jnp.asarray(self.gate(rollouts)), rollouts, "Not")
+        check_rollouts(rollouts, "Not")
+        with checked_call():
+            verdict = finish(self.gate(rollouts), rollouts, "Not (its gate)")
+        return finish(~verdict, rollouts, "Not")
 
 
 @pytree_dataclass

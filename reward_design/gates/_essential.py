@@ -12,7 +12,7 @@ from reward_design._checks import check_pass_threshold
 from reward_design._pytree import pytree_dataclass, static_field
 from reward_design.gates._base import Gate, as_gate, finish
 from reward_design.gates._rubric import rubric_passes
-from reward_design.rollouts import Rollouts
+from reward_design.rollouts import Rollouts, checked_call
 
 __all__ = ["Essential"]
 
@@ -98,5 +98,7 @@ class Essential(Gate):
                 )
             rubric = jnp.asarray(rollouts.rubric)
             rest_rollouts = rollouts.replace(rubric=rubric[..., jnp.asarray(others)])
-            verdict = verdict & jnp.asarray(self.rest(rest_rollouts))
+            with checked_call():
+                rest = finish(self.rest(rest_rollouts), rest_rollouts, "Essential.rest")
+            verdict = verdict & rest
         return finish(verdict, rollouts, "Essential")

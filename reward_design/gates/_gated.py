@@ -13,7 +13,7 @@ from reward_design._pytree import pytree_dataclass, static_field, wrap_callable
 from reward_design.compose import RewardOutput
 from reward_design.gates._base import as_gate
 from reward_design.gates._group_filter import GroupFilter
-from reward_design.rollouts import Rollouts
+from reward_design.rollouts import Rollouts, check_rollouts, checked_call
 
 __all__ = ["Gated"]
 
@@ -118,7 +118,10 @@ class Gated:
         group statistics of an advantage estimator: the valid members of
         kept groups with ``"floor"``, ``output.accepted`` with ``"drop"``.
         """
-        inner_out = self.inner(rollouts)
+        check_rollouts(rollouts, "Gated")
+        with checked_call():
+            inner_out = self.inner(rollouts)
+            passed = self.gate(rollouts)
         if not isinstance(inner_out, RewardOutput):
             raise TypeError(
                 "Gated.inner must return a RewardOutput (e.g. an rd.compose(...) objective); "
@@ -132,8 +135,19 @@ class Gated:
                 f"Gated.inner returned total of shape {inner_total.shape}; expected [P, G] = "
                 f"{[p, g]}."
             )
-        valid = rollout_mask & jnp.asarray(inner_out.accepted, dtype=bool)
-        passed = jnp.asarray(self.gate(rollouts))
+        accepted = jnp.asarray(inner_out.accepted)
+        if accepted.shape != (p, g) or accepted.dtype != jnp.bool_:
+            raise ValueError(
+                f"Gated.inner returned accepted of shape {accepted.shape} and dtype "
+                f"{accepted.dtype}; expected a [P, G] = {[p, g]} boolean array."
+            )
+        valid = rollout_mask & accepted
+        try:
+            passed = jnp.asarray(passed)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"Gated.gate must return a [P, G] boolean array; got {type(passed).__name__}."
+            ) from err
         if passed.shape != (p, g):
             raise ValueError(
                 f"Gated.gate must return a [P, G] = {[p, g]} array; got shape {passed.shape}."

@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design.rollouts import Rollouts
+from reward_design._checks import scalar_hyper
+from reward_design.rollouts import Rollouts, check_rollouts
 from reward_design.terms import require_field
 
 __all__ = ["rubric_passes"]
@@ -39,8 +40,17 @@ def rubric_passes(
       ``[P, G, K]`` boolean array.
 
     Raises:
-      ValueError: if ``rollouts.rubric`` is None or not of rank 3.
+      TypeError: ``rollouts`` is not a `Rollouts`. ValueError: if
+        ``rollouts.rubric`` is None or not of rank 3, or ``pass_threshold``
+        is not a scalar in (0, 1] (its range checked when concrete); the
+        errors of ``reward_design.rollouts.check_rollouts``.
     """
+    if not isinstance(owner, str):
+        raise TypeError(f"rubric_passes: owner must be a string; got {owner!r}.")
+    check_rollouts(rollouts, owner)
+    pass_threshold = scalar_hyper(
+        pass_threshold, "pass_threshold", owner, low=0.0, high=1.0, low_open=True
+    )
     rubric = require_field(rollouts, "rubric", owner)
     if rubric.ndim != 3:
         raise ValueError(

@@ -4,6 +4,14 @@ Convention (used by every function in `rd.posthoc`): ``cost[i, j]`` is the
 cost of *deciding* j when the *truth* is i; rows are truths, columns are
 decisions. A binary cost matrix is ``[[c_tn, c_fp], [c_fn, c_tp]]``.
 A reject ("abstain") option is one extra decision column, ``[C, C + 1]``.
+
+Costs may be negative: a negative cost is a gain (``cost_matrix_from_gain``
+gives ``-gain``), and decisions depend only on differences within a row.
+What the constructors refuse is a *mistake* or an *abstention* that costs
+less than the right decision (docs/posthoc.md, "Input contract"):
+`binary_cost_matrix` needs ``c_fp >= c_tn`` and ``c_fn >= c_tp``, and
+`with_reject_option` needs ``reject_cost[i] >= min_j cost[i, j]``. These
+are value checks, run when the numbers are concrete.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from reward_design._checks import check_finite, is_concrete
+from reward_design._checks import check_finite, host_array, is_concrete, scalar_hyper
 
 __all__ = [
     "validate_cost_matrix",
@@ -26,10 +34,16 @@ __all__ = [
 
 
 def _float_array(value: Any, name: str) -> jax.Array:
-    if isinstance(value, (list, tuple)):
-        value = np.asarray(value)
-    dtype = np.dtype(value.dtype) if hasattr(value, "dtype") else np.asarray(value).dtype
-    if dtype.kind not in "iuf":
+    if isinstance(value, str | bytes) or value is None:
+        raise TypeError(f"{name} must be a real-valued array; got {value!r}.")
+    if not hasattr(value, "dtype"):
+        value = host_array(value, name, "")
+    try:
+        dtype = np.dtype(value.dtype)
+    except TypeError:  # e.g. a torch dtype
+        value = host_array(value, name, "")
+        dtype = value.dtype
+    if dtype.kind not in "iuf" and dtype != jnp.bfloat16:
         raise TypeError(f"{name} must be a real-valued array; got dtype {dtype}.")
     return jnp.asarray(value, dtype=jnp.result_type(float))
 
@@ -77,6 +91,11 @@ def validate_cost_matrix(
 def binary_cost_matrix(c_fp: Any, c_fn: Any, c_tn: Any = 0.0, c_tp: Any = 0.0) -> jax.Array:
     """The binary cost matrix ``[[c_tn, c_fp], [c_fn, c_tp]]``.
 
+    Costs may be negative (gains), but a mistake may not cost less than the
+    right decision for the same truth: ``c_fp >= c_tn`` and ``c_fn >= c_tp``
+    (otherwise deciding wrongly would be preferred; build such a matrix
+    yourself if you mean it).
+
     Args:
       c_fp: cost of deciding 1 when the truth is 0 (false positive).
       c_fn: cost of deciding 0 when the truth is 1 (false negative).
@@ -85,11 +104,29 @@ def binary_cost_matrix(c_fp: Any, c_fn: Any, c_tn: Any = 0.0, c_tp: Any = 0.0) -
 
     Returns:
       ``[2, 2]`` float array.
+
+    Raises:
+      TypeError: a cost that is not a real number. ValueError: a cost that
+        is not a scalar or not finite, or (when concrete) ``c_fp < c_tn`` or
+        ``c_fn < c_tp``.
     """
+    fn = "binary_cost_matrix"
+    values = {
+        name: scalar_hyper(value, name, fn)
+        for name, value in (("c_tn", c_tn), ("c_fp", c_fp), ("c_fn", c_fn), ("c_tp", c_tp))
+    }
+    for wrong, right in (("c_fp", "c_tn"), ("c_fn", "c_tp")):
+        a, b = values[wrong], values[right]
+        if is_concrete(a) and is_concrete(b) and float(np.asarray(a)) < float(np.asarray(b)):
+            raise ValueError(
+                f"{fn}: {wrong} must be >= {right} (a mistake cannot cost less than the right "
+                f"decision for the same truth); got {wrong}={float(np.asarray(a))!r} < "
+                f"{right}={float(np.asarray(b))!r}."
+            )
     cost = jnp.stack(
         [
-            jnp.stack([jnp.asarray(c_tn, float), jnp.asarray(c_fp, float)]),
-            jnp.stack([jnp.asarray(c_fn, float), jnp.asarray(c_tp, float)]),
+            jnp.stack([jnp.asarray(values["c_tn"], float), jnp.asarray(values["c_fp"], float)]),
+            jnp.stack([jnp.asarray(values["c_fn"], float), jnp.asarray(values["c_tp"], float)]),
         ]
     )
     return validate_cost_matrix(cost)
@@ -145,10 +182,17 @@ def with_reject_option(cost: Any, reject_cost: Any) -> jax.Array:
     Args:
       cost: ``[C, C]`` cost matrix.
       reject_cost: scalar, or ``[C]`` (the cost of abstaining when the truth
-        is i), finite.
+        is i), finite, and (when concrete) at least the cheapest decision of
+        that truth, ``reject_cost[i] >= min_j cost[i, j]``: abstaining may
+        not beat the right answer. With a 0-1 cost that is ``reject_cost >= 0``;
+        with costs from gains, negative values are gains of abstaining.
 
     Returns:
       ``[C, C + 1]`` matrix; decision index C means "reject".
+
+    Raises:
+      TypeError / ValueError: a bad cost matrix, a ``reject_cost`` that is
+        not real, not finite, of the wrong shape or below a row's minimum.
 
     References:
       Chow, "On optimum recognition error and reject tradeoff", IEEE Trans.
@@ -165,4 +209,14 @@ def with_reject_option(cost: Any, reject_cost: Any) -> jax.Array:
         )
     if is_concrete(r):
         check_finite(np.asarray(r), "reject_cost")
+    if is_concrete(r) and is_concrete(cost):
+        floor = np.asarray(cost).min(axis=1)
+        below = np.flatnonzero(np.asarray(r) < floor)
+        if below.size:
+            i = int(below[0])
+            raise ValueError(
+                f"reject_cost must be >= the cheapest decision of each truth, min_j "
+                f"cost[i, j] (abstaining may not beat the right answer); got "
+                f"reject_cost[{i}] = {float(np.asarray(r)[i])!r} < {float(floor[i])!r}."
+            )
     return jnp.concatenate([cost, r.astype(cost.dtype)[:, None]], axis=1)

@@ -117,7 +117,8 @@ def test_batched_shapes():
     cost = rng.uniform(size=(3, 3))
     assert P.bayes_decision(probs, cost).shape == (4, 5)
     assert P.expected_cost(probs, cost).shape == (4, 5, 3)
-    assert P.expected_cost(probs, cost, reject_cost=0.1).shape == (4, 5, 4)
+    # (a reject cost may not undercut every decision of a truth: 1.0 >= each row's minimum)
+    assert P.expected_cost(probs, cost, reject_cost=1.0).shape == (4, 5, 4)
     flat = np.asarray(P.bayes_decision(probs.reshape(20, 3), cost))
     np.testing.assert_array_equal(np.asarray(P.bayes_decision(probs, cost)).ravel(), flat)
 
