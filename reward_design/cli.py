@@ -6,12 +6,18 @@ need the ``studies`` extra (plots, progress bars, the MNIST-1D generator);
 each contributes its sub-command through a ``register(subparsers)`` function.
 Without the extra the command is still listed, and running it says what to
 install.
+
+``reward-design --version`` prints the installed version. When the reader of
+the output goes away (``reward-design reproduce --help | head -1``), the command
+stops quietly with exit status 141 (128 + SIGPIPE, as a shell tool killed by the
+signal) instead of a ``BrokenPipeError`` traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -32,6 +38,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("reward-design")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        from reward_design import __version__
+
+        return __version__
+
+
 def _missing_extra(command: str, extra: str, err: ImportError):
     def run(args: argparse.Namespace) -> int:
         print(
@@ -49,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="reward-design",
         description="Keep learning apart from choosing: reward terms, gates, post-hoc decisions.",
     )
+    parser.add_argument("--version", action="version", version=f"reward-design {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser(
@@ -75,7 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+# Exit status after the reader closed our standard output: 128 + SIGPIPE.
+EXIT_BROKEN_PIPE = 141
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     # Known-args parsing, so that a command standing in for a missing extra can still
     # say what to install whatever options follow it; every other command is strict.
@@ -83,6 +105,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown and not getattr(args, "takes_any_arguments", False):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     return int(args.func(args) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            # Output is buffered: a closed pipe often shows only here (or at exit).
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`... | head`). Point stdout at /dev/null so that the
+        # interpreter's own flush at exit does not raise again, and stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

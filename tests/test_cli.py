@@ -50,3 +50,35 @@ def test_reproduce_takes_common_and_study_options():
         True,
     )
     assert parser.parse_args(["reproduce", "misaligned"]).seeds is None
+
+
+def test_version_matches_the_installed_package(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"reward-design {version('reward-design')}"
+
+
+@pytest.mark.parametrize(
+    "argv", [["reproduce", "--help"], ["--help"], ["demo", "--prompts", "64", "--group-size", "4"]]
+)
+def test_closed_pipe_stops_quietly(argv):
+    """`reward-design ... | head -1`: no BrokenPipeError traceback, exit status 141."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "reward_design.cli", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.stderr == ""
+    # argparse drops a failed help write itself (status 0); our own output stops with 141
+    assert proc.returncode == (0 if "--help" in argv else cli.EXIT_BROKEN_PIPE)
