@@ -10,12 +10,6 @@ from __future__ import annotations
 
 __all__ = ["RLCR_SYSTEM_PROMPT"]
 
-#: System prompt for the RLCR format (Damani et al., arXiv 2507.16806) that
-#: `parse_answer_confidence` reads with its default tags: reasoning in
-#: ``<think>``, the final answer alone in ``<answer>``, an assessment of its own
-#: uncertainty in ``<analysis>`` and a probability in [0, 1] in ``<confidence>``.
-#: It tells the model that an honest probability scores best, which holds for
-#: correctness plus a proper scoring rule such as Brier (docs/scoring-rules.md).
 RLCR_SYSTEM_PROMPT = (
     "Answer the user's question. Write your reply in four parts, in this order:\n"
     "1. <think> ... </think>: reason through the problem step by step.\n"
@@ -29,3 +23,11 @@ RLCR_SYSTEM_PROMPT = (
     "probability you actually believe earns the most on average. Do not say 1 "
     "unless you are certain, nor 0 unless you are sure the answer is wrong."
 )
+"""System prompt for the RLCR format (Damani et al., arXiv 2507.16806).
+
+It asks for what `parse_answer_confidence` reads with its default tags: reasoning in
+``<think>``, the final answer alone in ``<answer>``, an assessment of its own
+uncertainty in ``<analysis>`` and a probability in [0, 1] in ``<confidence>``. It
+tells the model that an honest probability scores best, which holds for correctness
+plus a proper scoring rule such as Brier (docs/scoring-rules.md).
+"""

@@ -59,10 +59,8 @@ class IsotonicCalibration(BaseEstimator):
     Predict: linear interpolation between the fitted points, constant
     (clipped) outside the fitted score range. This reproduces scikit-learn's
     ``IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1)`` exactly
-    (see `__call__` for float precision).
-
-    Args:
-      None besides the data; the map has no hyperparameters.
+    (see `__call__` for float precision). The map has no hyperparameters:
+    the constructor takes no arguments besides the data given to ``fit``.
 
     Attributes:
       X_thresholds_: ``[K]`` increasing scores where f changes slope
