@@ -4,6 +4,11 @@ A matcher decides whether a parsed answer is correct. Ground truths may be a
 string, a number, or a list/tuple of acceptable answers (correct if any
 matches, as in SQuAD's max over references). Matchers never raise on odd
 input; they return False.
+
+Text inputs follow one rule in the parser and the matchers (`as_text`): a
+``str`` is used as it is, ``bytes``/``bytearray`` are decoded as UTF-8
+(undecodable bytes become U+FFFD), and None is "no text" (nothing parses,
+nothing matches).
 """
 
 from __future__ import annotations
@@ -23,6 +28,16 @@ _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _ARTICLE_WORDS = frozenset(("a", "an", "the"))
 
 
+def as_text(value: Any) -> str | None:
+    """A text input as ``str``: ``str`` as is, ``bytes``/``bytearray`` decoded as
+    UTF-8 (undecodable bytes replaced by U+FFFD), anything else None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="replace")
+    return None
+
+
 def normalize_answer(text: str) -> str:
     """SQuAD answer normalisation.
 
@@ -30,10 +45,24 @@ def normalize_answer(text: str) -> str:
     ``a``/``an``/``the`` as whole words, and collapses whitespace, in that
     order (the order of the official SQuAD v1.1 evaluation script).
 
+    Args:
+      text: a ``str``, or ``bytes`` (decoded as UTF-8, see `as_text`).
+
+    Raises:
+      TypeError: ``text`` is neither (None included: there is no text to
+        normalise).
+
     References:
       Rajpurkar et al., "SQuAD: 100,000+ Questions for Machine Comprehension
       of Text", arXiv 1606.05250.
     """
+    if type(text) is not str:
+        decoded = as_text(text)
+        if decoded is None:
+            raise TypeError(
+                f"normalize_answer: text must be a str or bytes; got {type(text).__name__}."
+            )
+        text = decoded
     if text.isascii() and text.isalnum():
         # The common answer (a number, one word): no punctuation or whitespace, so the
         # steps reduce to lower-casing and dropping a lone article; 3-5x faster.
@@ -57,12 +86,10 @@ def _references(ground_truth: Any) -> list[Any]:
 
 
 def _as_text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    if value is None or isinstance(value, Sequence):
-        return None
+    """`as_text`, and a number (or another non-sequence object) as its ``str``."""
+    text = as_text(value)
+    if text is not None or value is None or isinstance(value, Sequence):
+        return text
     return str(value)
 
 
@@ -70,8 +97,8 @@ def exact_match(prediction: Any, ground_truth: Any) -> bool:
     """SQuAD-style exact match after `normalize_answer`.
 
     Args:
-      prediction: the parsed answer (``str``; anything else is turned into
-        its ``str``, None never matches).
+      prediction: the parsed answer (``str`` or ``bytes``, see `as_text`;
+        a number is turned into its ``str``; None never matches).
       ground_truth: a reference answer or a list/tuple of them (correct if
         any matches). Numbers are compared as their ``str``.
 
@@ -103,14 +130,16 @@ def parse_number(text: Any) -> float | None:
     Accepts integers, decimals, scientific notation, fractions ``a/b``,
     thousands separators (``1,234``), a leading currency sign (``$``, ``€``,
     ``£``) and a trailing ``%`` (read as a plain number: ``50%`` is 50),
-    with surrounding whitespace. Python numbers pass through (bools do not).
+    with surrounding whitespace. Python numbers pass through (bools do not);
+    ``bytes`` are decoded (`as_text`); anything else, None included, gives None.
     """
     if isinstance(text, bool):
         return None
     if isinstance(text, (int, float)):
         value = float(text)
         return value if math.isfinite(value) else None
-    if not isinstance(text, str):
+    text = as_text(text)
+    if text is None:
         return None
     s = text.strip()
     if not s or len(s) > _MAX_NUMBER_CHARS:

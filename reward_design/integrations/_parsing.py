@@ -21,7 +21,7 @@ from itertools import repeat
 
 import numpy as np
 
-from reward_design.integrations._matching import exact_match, normalize_answer
+from reward_design.integrations._matching import as_text, exact_match, normalize_answer
 
 __all__ = ["parse_answer_confidence", "extract_tag", "parse_confidence"]
 
@@ -50,7 +50,8 @@ def extract_tag(text: str, tag: str) -> str | None:
     attributes). Runs in O(len(text)).
 
     Args:
-      text: the completion. Anything that is not a ``str`` gives None.
+      text: the completion: a ``str``, or ``bytes`` (decoded as UTF-8,
+        undecodable bytes replaced). Anything else, None included, gives None.
       tag: the tag name, e.g. ``"answer"``.
 
     Returns:
@@ -62,7 +63,8 @@ def extract_tag(text: str, tag: str) -> str | None:
         error, not a text error).
     """
     _check_tag(tag, "tag")
-    if not isinstance(text, str):
+    text = as_text(text)
+    if text is None:
         return None
     close_tag = f"</{tag}>"
     # Before the last closing tag, after the last opening tag there, up to the
@@ -85,9 +87,11 @@ def parse_confidence(content: str | None, *, allow_percent: bool = False) -> flo
     sign (``80%``, ``80 %``) in [0 %, 100 %], returned divided by 100.
     Rejected (None): empty or missing content, words, NaN, infinities,
     values outside [0, 1], non-ASCII digits, and strings longer than 64
-    characters.
+    characters. ``bytes`` are decoded as UTF-8 first; anything that is neither
+    ``str`` nor ``bytes`` (None included) gives None.
     """
-    if content is None or not isinstance(content, str):
+    content = as_text(content)
+    if content is None:
         return None
     s = content.strip()
     if not s or len(s) > _MAX_CONFIDENCE_CHARS or not s.isascii():
@@ -130,7 +134,9 @@ def parse_answer_confidence(
     * Confidence missing, not a number, NaN/inf or outside [0, 1]: the
       confidence is None (the answer is still returned).
 
-    It never raises on text (non-``str`` input gives ``(None, None)``) and
+    It never raises on text (``bytes`` are decoded as UTF-8, undecodable bytes
+    replaced; anything else but a ``str``, None included, gives
+    ``(None, None)``) and
     runs in time linear in ``len(text)``: it splits at the tags with
     ``str.rpartition``, so no input can trigger regular-expression
     backtracking.
@@ -188,7 +194,8 @@ def _parse_many(
     than two ``re.findall`` calls cost.
 
     Args:
-      texts: the completions (anything but a ``str`` parses to nothing).
+      texts: the completions (``bytes`` decoded as UTF-8; anything else but a
+        ``str`` parses to nothing).
       ground_truths: one per text, or None not to match.
       answer_tag, confidence_tag, allow_percent: as `parse_answer_confidence`.
       texts_are_str: the caller has checked that every text is a ``str``.
@@ -209,7 +216,7 @@ def _parse_many(
     confidence_open = f"<{_check_tag(confidence_tag, 'confidence_tag')}>"
     confidence_close = f"</{confidence_tag}>"
     if not texts_are_str and not set(map(type, texts)) <= {str}:
-        texts = [text if isinstance(text, str) else "" for text in texts]  # "" parses to nothing
+        texts = [as_text(text) or "" for text in texts]  # "" parses to nothing
     match = ground_truths is not None
     normalized: dict[str, str] = {}  # normalize_answer of each distinct string, once
     verdicts_by_truth: dict[str, dict[str, int]] = {}

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from reward_design.integrations._matching import as_text
 from reward_design.integrations._scorer import TextScorer
 
 __all__ = ["TextRewardFunction", "completion_text", "make_reward_functions"]
@@ -27,8 +28,8 @@ _REST = "__rest__"
 
 
 def _content_text(content: Any) -> str | None:
-    if isinstance(content, str):
-        return content
+    if isinstance(content, str | bytes | bytearray):
+        return as_text(content)
     if isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)):
         # Multimodal message content: [{"type": "text", "text": ...}, ...].
         parts = [
@@ -43,7 +44,8 @@ def _content_text(content: Any) -> str | None:
 def completion_text(completion: Any) -> str | None:
     """The text of one completion, or None if it has none.
 
-    * A ``str`` is returned as is (TRL's standard format, tunix).
+    * A ``str`` is returned as is (TRL's standard format, tunix); ``bytes``
+      are decoded as UTF-8 (undecodable bytes replaced).
     * A message dict ``{"role", "content"}`` gives its content.
     * A list of messages (TRL's conversational format) gives the content of
       the last ``"assistant"`` message, or of the last message if none has
@@ -53,8 +55,8 @@ def completion_text(completion: Any) -> str | None:
     Anything else gives None (scored as invalid). Never raises.
     """
     try:
-        if isinstance(completion, str):
-            return completion
+        if isinstance(completion, str | bytes | bytearray):
+            return as_text(completion)
         if isinstance(completion, Mapping):
             return _content_text(completion.get("content"))
         if isinstance(completion, Sequence) and not isinstance(completion, (bytes, bytearray)):
@@ -151,9 +153,20 @@ class TextRewardFunction:
                 f"the reward function's keyword arguments (got {available}); pass "
                 "answer_key=<your dataset's answer column>."
             )
+        if isinstance(completions, str | bytes) or not hasattr(completions, "__len__"):
+            raise TypeError(
+                f"{self.__name__}: completions must be a list (one completion per sample); "
+                f"got {type(completions).__name__}."
+            )
         ground_truths = kwargs[self.answer_key]
         if isinstance(ground_truths, (str, bytes)) or not hasattr(ground_truths, "__len__"):
             ground_truths = [ground_truths] * len(completions)
+        if len(ground_truths) != len(completions):
+            raise ValueError(
+                f"{self.__name__}: the ground truth column {self.answer_key!r} has "
+                f"{len(ground_truths)} entries but completions has {len(completions)}; "
+                "expected one ground truth per completion."
+            )
         texts = list(completions)
         texts_are_str = set(map(type, texts)) <= {str}  # TRL's standard format
         if not texts_are_str:

@@ -415,6 +415,12 @@ class TextScorer:
           ValueError: if the two lengths differ (a wiring error in the
             caller, not a text error).
         """
+        for value, name in ((texts, "texts"), (ground_truths, "ground_truths")):
+            if isinstance(value, str | bytes) or not hasattr(value, "__len__"):
+                raise TypeError(
+                    f"TextScorer.score: {name} must be a sequence (one entry per completion); "
+                    f"got {type(value).__name__}."
+                )
         return self._score(list(texts), list(ground_truths))
 
     def _score(
@@ -423,8 +429,9 @@ class TextScorer:
         """`score` on lists the caller owns (they key the one-batch cache)."""
         if len(texts) != len(ground_truths):
             raise ValueError(
-                f"got {len(texts)} completions but {len(ground_truths)} ground truths; "
-                "expected one ground truth per completion."
+                f"TextScorer.score: got {len(texts)} completions (texts) but "
+                f"{len(ground_truths)} ground truths (ground_truths); expected one ground "
+                "truth per completion."
             )
         key = (texts, ground_truths)
         cache = self._cache

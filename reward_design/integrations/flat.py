@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from reward_design._checks import host_array, real_array
 from reward_design.rollouts import Rollouts
 
 __all__ = [
@@ -107,6 +108,7 @@ def flat_index(
             raise ValueError(f"group_size must be a positive integer; got {group_size!r}.")
         if num_samples is None:
             raise ValueError("num_samples (N) is required with group_size.")
+        _check_count(num_samples)
         n, g = int(num_samples), int(group_size)
         if n < 1 or n % g:
             raise ValueError(f"num_samples must be a positive multiple of group_size={g}; got {n}.")
@@ -115,9 +117,11 @@ def flat_index(
             rows=i // g, cols=i % g, mask=np.ones((n // g, g), bool), group_ids=np.arange(n // g)
         )
 
-    ids = np.asarray(group_ids)
+    ids = host_array(group_ids, "group_ids", "flat_index")
     if ids.ndim != 1 or ids.shape[0] == 0:
         raise ValueError(f"group_ids must have shape [N] with N >= 1; got shape {ids.shape}.")
+    if num_samples is not None:
+        _check_count(num_samples)
     if num_samples is not None and int(num_samples) != ids.shape[0]:
         raise ValueError(f"group_ids has {ids.shape[0]} entries but num_samples={num_samples}.")
     try:
@@ -140,22 +144,29 @@ def flat_index(
     return FlatIndex(rows=rows, cols=cols, mask=mask, group_ids=uniq[np.argsort(first)])
 
 
-def _array(values: Any) -> Any:
+def _array(values: Any, name: str = "values", fn: str = "") -> Any:
     if isinstance(values, jax.Array):
         return values
-    return np.asarray(values)
+    return host_array(values, name, fn)
 
 
 def to_grouped(values: Any, index: FlatIndex, fill_value: Any = 0) -> jax.Array:
     """``[N, ...]`` flat values -> ``[P, G, ...]``; padding slots get ``fill_value``.
 
     Raises:
-      ValueError: if ``values`` does not have N rows.
+      TypeError: ``index`` is not a `FlatIndex`, ``values`` not an array of
+        numbers or booleans. ValueError: if ``values`` does not have N rows.
     """
-    x = _array(values)
+    return _to_grouped(values, index, fill_value, "values", "to_grouped")
+
+
+def _to_grouped(values: Any, index: FlatIndex, fill_value: Any, name: str, fn: str) -> jax.Array:
+    _check_index(index, fn)
+    x = real_array(_array(values, name, fn), name, fn)
     if x.ndim < 1 or x.shape[0] != index.num_samples:
         raise ValueError(
-            f"values must have shape [N, ...] with N = {index.num_samples}; got shape {x.shape}."
+            f"{fn}: {name} must have shape [N, ...] with N = {index.num_samples} (one entry "
+            f"per sample); got shape {x.shape}."
         )
     p, g = index.shape
     x = jnp.asarray(x)  # float64 numpy -> JAX's default float, as everywhere in JAX
@@ -167,9 +178,11 @@ def to_flat(grouped: Any, index: FlatIndex) -> jax.Array:
     """``[P, G, ...]`` (e.g. advantages) -> ``[N, ...]`` in the trainer's flat order.
 
     Raises:
-      ValueError: if ``grouped`` does not start with ``[P, G]``.
+      TypeError: ``index`` is not a `FlatIndex`. ValueError: if ``grouped``
+        does not start with ``[P, G]``.
     """
-    x = _array(grouped)
+    _check_index(index, "to_flat")
+    x = real_array(_array(grouped, "grouped", "to_flat"), "grouped", "to_flat")
     if x.ndim < 2 or tuple(x.shape[:2]) != index.shape:
         raise ValueError(
             f"grouped must have shape [P, G, ...] = {list(index.shape)}; got shape {x.shape}."
@@ -202,19 +215,25 @@ def rollouts_from_flat(
       ``(rollouts, index)``; ``rollouts.mask`` is set when groups are ragged
       (None otherwise), padding slots hold zeros (False for token_mask).
     """
-    n = _array(correct).shape[0] if np.ndim(correct) >= 1 else 0
-    index = flat_index(group_ids, group_size=group_size, num_samples=n)
+    fn = "rollouts_from_flat"
+    correct = real_array(_array(correct, "correct", fn), "correct", fn)
+    if correct.ndim != 1 or correct.shape[0] == 0:
+        raise ValueError(
+            f"{fn}: correct must have shape [N] with N >= 1 (one entry per sample); got shape "
+            f"{correct.shape}."
+        )
+    index = flat_index(group_ids, group_size=group_size, num_samples=correct.shape[0])
     ragged = not bool(index.mask.all())
 
-    def group(value: Any, fill: Any = 0) -> Any:
-        return None if value is None else to_grouped(value, index, fill)
+    def group(value: Any, name: str, fill: Any = 0) -> Any:
+        return None if value is None else _to_grouped(value, index, fill, name, fn)
 
     rollouts = Rollouts(
-        correct=group(correct),
-        confidence=group(confidence),
-        rubric=group(rubric),
-        token_rewards=group(token_rewards),
-        token_mask=group(token_mask, False),
+        correct=group(correct, "correct"),
+        confidence=group(confidence, "confidence"),
+        rubric=group(rubric, "rubric"),
+        token_rewards=group(token_rewards, "token_rewards"),
+        token_mask=group(token_mask, "token_mask", False),
         mask=jnp.asarray(index.mask) if ragged else None,
     )
     if validate:
@@ -260,21 +279,36 @@ def flat_advantages(
     """
     from reward_design import advantages as _advantages
 
+    fn = "flat_advantages"
     if estimator is None:
         estimator = _advantages.grpo
-    r = jnp.asarray(_array(rewards))
+    if not callable(estimator):
+        raise TypeError(
+            f"{fn}: estimator must be a function estimator(rewards, mask=..., **kwargs), e.g. "
+            f"rd.advantages.grpo; got {estimator!r}."
+        )
+    try:
+        kwargs = tuple(sorted(estimator_kwargs.items()))
+        hash(kwargs)
+    except TypeError as err:
+        raise TypeError(
+            f"{fn}: estimator_kwargs must be hashable values (they are static); got "
+            f"{estimator_kwargs!r}."
+        ) from err
+    r = real_array(_array(rewards, "rewards", fn), "rewards", fn)
     if r.ndim != 1:
-        raise ValueError(f"rewards must have shape [N]; got shape {r.shape}.")
+        raise ValueError(f"{fn}: rewards must have shape [N]; got shape {r.shape}.")
     if not jnp.issubdtype(r.dtype, jnp.floating):
         r = r.astype(jnp.float32)
     index = flat_index(group_ids, group_size=group_size, num_samples=r.shape[0])
     if mask is None:
         keep = np.ones(r.shape, bool)
     else:
-        keep = _array(mask)
+        keep = _array(mask, "mask", fn)
         if keep.shape != r.shape or keep.dtype != np.bool_:
             raise ValueError(
-                f"mask must be a boolean array of shape {r.shape}; got {keep.dtype} {keep.shape}."
+                f"{fn}: mask must be a boolean array of shape {r.shape}; got {keep.dtype} "
+                f"{keep.shape}."
             )
     return _flat_advantages(
         r,
@@ -283,5 +317,18 @@ def flat_advantages(
         index.cols,
         index.mask,
         estimator=estimator,
-        kwargs=tuple(sorted(estimator_kwargs.items())),
+        kwargs=kwargs,
     )
+
+
+def _check_count(num_samples: Any) -> None:
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int | np.integer):
+        raise TypeError(f"flat_index: num_samples must be an integer N; got {num_samples!r}.")
+
+
+def _check_index(index: Any, fn: str) -> None:
+    if not isinstance(index, FlatIndex):
+        raise TypeError(
+            f"{fn}: index must be a FlatIndex (from flat_index or rollouts_from_flat); got "
+            f"{type(index).__name__}."
+        )

@@ -15,6 +15,7 @@ from reward_design.scoring_rules._estimator_audit import (
 )
 from reward_design.scoring_rules._expected_audit import expected_reward_audit
 from reward_design.scoring_rules._policy_model import check_policy_model
+from reward_design.scoring_rules._probe import check_reward_fn, check_seed
 from reward_design.scoring_rules._report import IncentiveReport, answer_choice_verdict
 
 __all__ = ["IncentiveReport", "audit_confidence_reward"]
@@ -102,6 +103,9 @@ def audit_confidence_reward(
       `IncentiveReport`.
 
     Raises:
+      TypeError: ``reward_fn`` is not callable, or fails when called on
+        arrays (e.g. Python ``if``/``math.log`` on its arguments: the message
+        names the jax.numpy form).
       ValueError: unknown estimator, bad sizes, a non-elementwise reward, or
         a reward that returns NaN.
 
@@ -118,6 +122,10 @@ def audit_confidence_reward(
         raise ValueError(
             f"audit_confidence_reward: estimator must be one of {ESTIMATORS}; got {estimator!r}."
         )
+    if estimator is not None:
+        check_policy_model(group_size, exploration, num_samples, "audit_confidence_reward")
+        check_seed(seed, "audit_confidence_reward")
+    check_reward_fn(reward_fn, "audit_confidence_reward", traced=estimator is not None)
     if estimator is None:
         for name, v, least in (("num_q", num_q, 3), ("num_confidences", num_confidences, 3)):
             if isinstance(v, bool) or not isinstance(v, int) or v < least:

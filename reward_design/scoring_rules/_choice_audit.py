@@ -32,6 +32,7 @@ from reward_design.scoring_rules._policy_model import (
     check_policy_model,
     group_moments,
 )
+from reward_design.scoring_rules._probe import check_reward_fn, check_seed
 from reward_design.scoring_rules._report import (
     AnswerChoiceReport,
     answer_choice_verdict,
@@ -275,6 +276,8 @@ def run_answer_choice(
         raise TypeError(f"{fn}: reward_fn must be callable; got {reward_fn!r}.")
     check_estimator(estimator, fn)
     check_policy_model(group_size, exploration, num_samples, fn)
+    check_seed(seed, fn)
+    check_reward_fn(reward_fn, fn, traced=True)
     if confidence not in ("both", "calibrated", "fixed_point"):
         raise ValueError(
             f"{fn}: confidence must be 'both', 'calibrated' or 'fixed_point'; got {confidence!r}."

@@ -37,7 +37,12 @@ def load_reward(target: str) -> Callable:
         name = os.path.splitext(os.path.basename(module_name))[0]
         spec = importlib.util.spec_from_file_location(name, module_name)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as err:  # noqa: BLE001 - the user's file, reported in one line
+            raise ValueError(
+                f"running {module_name!r} raised {type(err).__name__}: {_first_line(err)}"
+            ) from err
     else:
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
@@ -45,6 +50,10 @@ def load_reward(target: str) -> Callable:
             module = importlib.import_module(module_name)
         except ImportError as err:
             raise ValueError(f"cannot import module {module_name!r}: {err}") from err
+        except Exception as err:  # noqa: BLE001 - the user's module, reported in one line
+            raise ValueError(
+                f"importing {module_name!r} raised {type(err).__name__}: {_first_line(err)}"
+            ) from err
     fn = module
     for part in attr.split("."):
         if not hasattr(fn, part):
@@ -53,6 +62,11 @@ def load_reward(target: str) -> Callable:
     if not callable(fn):
         raise ValueError(f"{target!r} is not callable (got {type(fn).__name__}).")
     return fn
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def plot_report(reports: list, path: str, title: str | None = None) -> None:
@@ -119,14 +133,24 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     estimators = args.estimator or ["none"]
     reports = []
     for est in estimators:
-        rep = audit_confidence_reward(
-            fn,
-            None if est == "none" else est,
-            group_size=args.group_size,
-            exploration=args.exploration,
-            num_samples=args.num_samples,
-            seed=args.seed,
-        )
+        try:
+            rep = audit_confidence_reward(
+                fn,
+                None if est == "none" else est,
+                group_size=args.group_size,
+                exploration=args.exploration,
+                num_samples=args.num_samples,
+                seed=args.seed,
+            )
+        except (TypeError, ValueError) as err:
+            # Bad options (--group-size 1) and rewards the audit cannot run (Python `if` or
+            # math.log on its array arguments): one line naming the fix, no traceback.
+            message = _first_line(err).replace("audit_confidence_reward: ", "", 1)
+            for option in ("group_size", "exploration", "num_samples", "seed"):
+                if message.startswith(f"{option} must"):
+                    message = "--" + option.replace("_", "-") + message[len(option) :]
+            print(f"reward-design audit: {message}", file=sys.stderr)
+            return 2
         reports.append(rep)
         print(rep.summary)
         print(_table(rep))

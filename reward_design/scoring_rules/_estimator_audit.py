@@ -25,6 +25,7 @@ from reward_design.scoring_rules._policy_model import (
     group_moments,
     pair_mean,
 )
+from reward_design.scoring_rules._probe import check_reward_fn, check_seed
 from reward_design.scoring_rules._report import (
     IncentiveReport,
     drift_tolerance,
@@ -113,7 +114,17 @@ def estimator_fixed_points(
       ValueError: unknown estimator, or rewards that make the advantages
         NaN/inf (a reward that is NaN or infinite for some confidence in (0, 1)).
     """
-    check_estimator(estimator, "estimator_fixed_points")
+    fn = "estimator_fixed_points"
+    check_estimator(estimator, fn)
+    check_policy_model(group_size, exploration, num_samples, fn)
+    check_seed(seed, fn)
+    if isinstance(num_grid, bool) or not isinstance(num_grid, int | np.integer) or num_grid < 2:
+        raise ValueError(f"{fn}: num_grid must be an integer >= 2; got {num_grid!r}.")
+    if isinstance(logit_range, bool | str | bytes) or not (
+        np.ndim(logit_range) == 0 and np.isfinite(logit_range) and logit_range > 0
+    ):
+        raise ValueError(f"{fn}: logit_range must be a finite number > 0; got {logit_range!r}.")
+    check_reward_fn(reward_fn, fn, traced=True)
     g = int(group_size)
     with enable_x64(True):
         eps = antithetic_noise(seed, num_samples, g)

@@ -60,7 +60,13 @@ def check_policy_model(group_size, exploration, num_samples, fn: str) -> None:
             f"{fn}: group_size must be an integer >= 2 (advantages of a single sample are 0); "
             f"got {group_size!r}."
         )
-    if not (np.isfinite(exploration) and 0 < exploration <= 3):
+    real = not isinstance(exploration, bool | str | bytes) and np.ndim(exploration) == 0
+    if real:
+        try:
+            exploration = float(exploration)
+        except (TypeError, ValueError):
+            real = False
+    if not (real and np.isfinite(exploration) and 0 < exploration <= 3):
         raise ValueError(
             f"{fn}: exploration must be in (0, 3] (logit-space std); got {exploration!r}."
         )

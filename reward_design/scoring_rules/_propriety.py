@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from reward_design._checks import check_count, scalar_hyper
 from reward_design._jax_compat import enable_x64
 
 __all__ = ["ProprietyReport", "check_propriety"]
@@ -312,17 +313,56 @@ def check_propriety(
         raise ValueError(
             f"check_propriety: num_classes must be an integer >= 2; got {num_classes!r}."
         )
-    if not (0 < min_distance < 1):
+    fn = "check_propriety"
+    min_distance = scalar_hyper(min_distance, "min_distance", fn, low=0.0, high=1.0, low_open=True)
+    min_distance = float(min_distance)
+    if not min_distance < 1:
         raise ValueError(f"check_propriety: min_distance must be in (0, 1); got {min_distance}.")
-    if not rtol >= 0:
-        raise ValueError(f"check_propriety: rtol must be >= 0; got {rtol}.")
+    rtol = float(scalar_hyper(rtol, "rtol", fn, low=0.0))
+    for name, value, least in (
+        ("num_truths", num_truths, 1),
+        ("num_candidates", num_candidates, 1),
+        ("refine_rounds", refine_rounds, 0),
+        ("num_proposals", num_proposals, 1),
+        ("seed", seed, 0),
+    ):
+        check_count(value, name, fn, least)
 
+    _probe_rule(rule, num_classes, binary)
     rng = np.random.default_rng(seed)
     q_np = _truths(num_classes, num_truths, rng)
     c_np = _candidates(num_classes, num_candidates, rng)
     with enable_x64(True):
         return _check(
             rule, q_np, c_np, binary, rtol, min_distance, refine_rounds, num_proposals, seed
+        )
+
+
+def _probe_rule(rule: Callable, num_classes: int, binary: bool) -> None:
+    """Calls ``rule`` on two uniform reports first: a rule of the other layout (binary vs
+    multiclass) fails here with a message that says which flag to pass."""
+    probs = jnp.full((2, num_classes), 1.0 / num_classes, dtype=jnp.float32)
+    outcome = jnp.arange(2, dtype=jnp.int32) % num_classes
+    layout = "rule(p [N], y [N])" if binary else "rule(probs [N, C], outcome [N])"
+    hint = (
+        " With binary=True, rule takes the probability of outcome 1 and the outcomes in "
+        "{0, 1} (as brier_binary); for a multiclass rule leave binary=False."
+        if binary
+        else " For a binary rule rule(p, y) (p the probability of outcome 1, as "
+        "brier_binary) pass binary=True."
+    )
+    try:
+        out = rule(probs, outcome)
+        shape = tuple(jnp.shape(out))
+    except Exception as err:  # noqa: BLE001 - the user's rule, reported in one line
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise ValueError(
+            f"check_propriety: {layout} raised {type(err).__name__}: {first}.{hint}"
+        ) from err
+    if shape != (2,):
+        raise ValueError(
+            f"check_propriety: {layout} must return [N] scores; for N = 2 it returned shape "
+            f"{shape}.{hint}"
         )
 
 

@@ -150,6 +150,28 @@ def test_bad_input_raises_clear_errors():
         flat.flat_advantages(np.zeros(4), group_size=2, mask=np.ones(4))
 
 
+def test_field_errors_name_the_field():
+    # a field of the wrong length is named (not "values")
+    with pytest.raises(ValueError, match=r"rollouts_from_flat: confidence must have shape \[N"):
+        flat.rollouts_from_flat([1.0, 0.0, 1.0, 0.0], confidence=[0.5, 0.5, 0.5], group_size=2)
+    with pytest.raises(ValueError, match="rollouts_from_flat: rubric must have shape"):
+        flat.rollouts_from_flat(np.ones(4), rubric=np.ones((3, 2), bool), group_size=2)
+    with pytest.raises(ValueError, match=r"correct must have shape \[N\] with N >= 1"):
+        flat.rollouts_from_flat(np.ones((2, 2)), group_size=2)
+    with pytest.raises(ValueError, match="correct must be a rectangular array"):
+        flat.rollouts_from_flat([[1.0], [1.0, 0.0]], group_size=1)
+    with pytest.raises(TypeError, match="flat_advantages: rewards must hold real numbers"):
+        flat.flat_advantages(np.array(["a", "b"]), group_size=2)
+    with pytest.raises(TypeError, match="flat_advantages: estimator must be a function"):
+        flat.flat_advantages(np.zeros(4), group_size=2, estimator="grpo")
+    with pytest.raises(TypeError, match="estimator_kwargs must be hashable"):
+        flat.flat_advantages(np.zeros(4), group_size=2, eps=np.zeros(1))
+    with pytest.raises(TypeError, match="to_grouped: index must be a FlatIndex"):
+        flat.to_grouped(np.zeros(4), {"rows": [0]})
+    with pytest.raises(TypeError, match="num_samples must be an integer"):
+        flat.flat_index(group_size=2, num_samples="4")
+
+
 def test_cpu_torch_tensors_are_accepted_without_conversion_by_the_caller():
     torch = pytest.importorskip("torch")
     rewards = torch.tensor([1.0, 0.0, 0.5, 0.5])

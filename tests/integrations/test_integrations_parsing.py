@@ -141,9 +141,34 @@ def test_extract_tag_refuses_bad_tag_names(tag):
         extract_tag("<a>x</a>", tag)
 
 
-@pytest.mark.parametrize("value", [None, 3, 2.5, b"<answer>x</answer>", ["<answer>x</answer>"]])
+@pytest.mark.parametrize("value", [None, 3, 2.5, ["<answer>x</answer>"], {"a": 1}])
 def test_non_text_never_raises(value):
     assert parse_answer_confidence(value) == (None, None)
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray])
+def test_bytes_are_text_in_the_parser_and_the_matchers(kind):
+    # one rule for text inputs (rd.integrations._matching.as_text): str as is, bytes decoded
+    # as UTF-8, None is no text, in the parser and the matchers alike
+    text = "<answer> Café </answer><confidence>0.8</confidence>"
+    raw = kind(text.encode())
+    assert parse_answer_confidence(raw) == parse_answer_confidence(text) == ("Café", 0.8)
+    assert extract_tag(raw, "answer") == "Café"
+    assert parse_confidence(kind(b" 0.25 ")) == 0.25
+    assert exact_match(kind("café".encode()), "Café") and exact_match("café", kind(b"caf\xc3\xa9"))
+    assert parse_number(kind(b"1,000")) == 1000.0 and numeric_match(kind(b"0.5"), "1/2")
+    assert normalize_answer(kind(b"The Answer!")) == normalize_answer("The Answer!") == "answer"
+    # undecodable bytes are replaced, never an error
+    assert parse_answer_confidence(kind(b"<answer>\xff</answer>")) == ("\ufffd", None)
+
+
+def test_none_is_no_text_in_the_parser_and_the_matchers():
+    assert parse_answer_confidence(None) == (None, None)
+    assert extract_tag(None, "answer") is None and parse_confidence(None) is None
+    assert not exact_match(None, "None") and not exact_match(None, None)
+    assert parse_number(None) is None and not numeric_match(None, 0)
+    with pytest.raises(TypeError, match="normalize_answer: text must be a str or bytes"):
+        normalize_answer(None)
 
 
 def test_unicode_answers_round_trip():

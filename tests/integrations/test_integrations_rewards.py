@@ -206,6 +206,17 @@ def test_trl_missing_answer_column_is_a_clear_error():
         fn(prompts=["p"], answer=["4"])
     with pytest.raises(ValueError, match="one ground truth per completion"):
         fn(completions=["x", "y"], answer=["4"])
+    # the column is named, with both lengths (3 completions, 2 solutions)
+    fn = rd.integrations.trl.reward_func(RLCR)
+    with pytest.raises(ValueError, match="column 'solution' has 2 entries but completions has 3"):
+        fn(completions=["a", "b", "c"], solution=["a", "b"])
+    with pytest.raises(TypeError, match="completions must be a list"):
+        fn(completions="a single string", solution=["a"])
+    scorer = rd.integrations.TextScorer(RLCR)
+    with pytest.raises(ValueError, match=r"3 completions \(texts\) but 2 ground truths"):
+        scorer.score(["a", "b", "c"], ["a", "b"])
+    with pytest.raises(TypeError, match="TextScorer.score: ground_truths must be a sequence"):
+        scorer.score(["a"], 4)
 
 
 def test_component_functions_sum_to_the_total():

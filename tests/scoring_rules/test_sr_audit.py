@@ -238,3 +238,48 @@ def test_a_second_estimator_audit_of_the_same_reward_compiles_nothing():
     assert n > 0 and len(calls) == n
     np.testing.assert_array_equal(first.optimal_confidence, again.optimal_confidence)
     np.testing.assert_array_equal(first.answer_choice.drift, again.answer_choice.drift)
+
+
+def _branchy(c, y):  # a reward written for one float at a time
+    if c > 0.5:
+        return y
+    return 0.0
+
+
+def _math_log(c, y):
+    import math
+
+    return y + math.log(c)
+
+
+@pytest.mark.parametrize("reward", [_branchy, _math_log])
+def test_a_scalar_reward_is_a_one_line_type_error_naming_the_fix(reward):
+    SR = rd.scoring_rules
+    calls = [
+        lambda: SR.audit_confidence_reward(reward),
+        lambda: SR.audit_confidence_reward(reward, "grpo", num_samples=64),
+        lambda: SR.estimator_fixed_points(reward, "rloo", num_samples=64),
+        lambda: SR.answer_choice_audit(reward, "dr_grpo", num_samples=64),
+    ]
+    for call in calls:
+        with pytest.raises(TypeError, match="receives arrays.*jnp.where.*jnp.log") as info:
+            call()
+        assert "\n" not in str(info.value)
+
+
+def test_audit_argument_errors_name_the_argument():
+    SR = rd.scoring_rules
+
+    def rlcr(c, y):
+        return y - (c - y) ** 2
+
+    with pytest.raises(ValueError, match="group_size must be an integer >= 2"):
+        SR.audit_confidence_reward(rlcr, "grpo", group_size=1)
+    with pytest.raises(ValueError, match="exploration must be in"):
+        SR.estimator_fixed_points(rlcr, "grpo", exploration="wide")
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        SR.answer_choice_audit(rlcr, "grpo", seed="0")
+    with pytest.raises(ValueError, match="num_grid must be an integer >= 2"):
+        SR.estimator_fixed_points(rlcr, "grpo", num_grid=1)
+    with pytest.raises(ValueError, match="must be elementwise"):
+        SR.audit_confidence_reward(lambda c, y: jnp.sum(c * y))

@@ -81,3 +81,69 @@ def test_plot_without_matplotlib_names_the_extra(reward_file, tmp_path, capsys, 
     assert code == 2
     assert "studies" in capsys.readouterr().err
     assert not (tmp_path / "a.png").exists()
+
+
+@pytest.fixture
+def scalar_rewards(tmp_path):
+    path = tmp_path / "scalar_rewards.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import math
+
+            def branchy(c, y):  # written for one float at a time
+                if c > 0.5:
+                    return y
+                return 0.0
+
+            def logged(c, y):
+                return y + math.log(c)
+
+            def rlcr(c, y):
+                return y - (c - y) ** 2
+            """
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize("name", ["branchy", "logged"])
+@pytest.mark.parametrize("estimator", [[], ["--estimator", "grpo"]])
+def test_audit_of_a_scalar_reward_is_one_line_naming_the_fix(
+    scalar_rewards, capsys, name, estimator
+):
+    code = cli.main(["audit", f"{scalar_rewards}:{name}", *estimator])
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert "receives arrays" in lines[0]
+    assert "jnp.where" in lines[0] and "jnp.log" in lines[0]
+    assert "Traceback" not in captured.err + captured.out
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        (["--group-size", "1"], "--group-size must be an integer >= 2"),
+        (["--exploration", "0"], "--exploration must be in"),
+        (["--num-samples", "1"], "--num-samples must be an integer >= 2"),
+    ],
+)
+def test_audit_impossible_options_are_one_line(scalar_rewards, capsys, options, match):
+    code = cli.main(["audit", f"{scalar_rewards}:rlcr", "--estimator", "grpo", *options])
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and match in lines[0], captured.err
+
+
+def test_audit_of_a_file_that_raises_on_import_is_one_line(tmp_path, capsys):
+    path = tmp_path / "broken.py"
+    path.write_text("raise RuntimeError('boom')\n")
+    code = cli.main(["audit", f"{path}:f"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.strip().splitlines() == [
+        f"reward-design audit: running {str(path)!r} raised RuntimeError: boom"
+    ]

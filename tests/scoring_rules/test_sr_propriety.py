@@ -149,3 +149,15 @@ def test_untraceable_rule_runs_eagerly():
 
     report = sr.check_propriety(python_rule, 2, num_candidates=501, refine_rounds=4)
     assert report.proper and report.strictly_proper
+
+
+def test_a_rule_of_the_other_layout_is_named_with_the_flag_to_pass():
+    SR = rd.scoring_rules
+    with pytest.raises(ValueError, match="For a binary rule .* pass binary=True"):
+        SR.check_propriety(SR.brier_binary)
+    with pytest.raises(ValueError, match="for a multiclass rule leave binary=False"):
+        SR.check_propriety(SR.brier, binary=True)
+    with pytest.raises(TypeError, match="check_propriety: rtol must be"):
+        SR.check_propriety(SR.brier, rtol="tiny")
+    with pytest.raises(ValueError, match="check_propriety: num_truths must be an integer"):
+        SR.check_propriety(SR.brier, num_truths=2.5)
