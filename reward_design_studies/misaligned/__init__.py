@@ -24,12 +24,15 @@ download, with the library's own post-hoc tools:
   ``symmetric_argmax`` (reference), ``utility_weighted_argmax`` (what
   practitioners do) and ``utility_weighted_bayes`` (the costs counted twice);
 * metrics (`metrics`): test utility, the weighted loss, accuracy, ECE,
-  critical-class recall and a linear probe of the representation.
+  critical-class recall and a linear probe of the representation;
+* optionally (``tune``, `tuning`): every arm tuned on validation, its
+  learning rate and stopping step chosen by its own validation utility.
 
 Run it with ``reward-design reproduce misaligned [--quick] [--out DIR] [--seeds N]``
-or call `run` with a `MisalignedConfig`. Modules: `config`, `environment`,
-`training`, `metrics`, `evaluation`, `study` (the run), `report` (table,
-headline), `plots`.
+(``--tune``, ``--seed-offset N``; ``--confirmatory`` is the second round's
+pre-registered block) or call `run` with a `MisalignedConfig`. Modules:
+`config`, `environment`, `training`, `metrics`, `evaluation`, `tuning`,
+`study` (the run), `report` (table, headline), `plots`.
 
 References:
   Autor, Caplin, Martin, Marx, "Misaligned by Design: Incentive Failures in
@@ -43,6 +46,7 @@ References:
 from reward_design_studies.harness import Study
 from reward_design_studies.misaligned.config import ARMS as ARMS
 from reward_design_studies.misaligned.config import COMPARISONS as COMPARISONS
+from reward_design_studies.misaligned.config import CONFIRMATORY as CONFIRMATORY
 from reward_design_studies.misaligned.config import METRICS as METRICS
 from reward_design_studies.misaligned.config import MisalignedConfig as MisalignedConfig
 from reward_design_studies.misaligned.config import add_arguments as add_arguments
@@ -55,6 +59,7 @@ from reward_design_studies.misaligned.study import run as run
 __all__ = [
     "ARMS",
     "COMPARISONS",
+    "CONFIRMATORY",
     "METRICS",
     "MisalignedConfig",
     "STUDY",

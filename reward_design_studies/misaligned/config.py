@@ -2,7 +2,9 @@
 
 The headline (task, cost ratio, budget) is fixed in `MisalignedConfig` before
 any result is seen; ``full()`` is the committed run, ``quick()`` the same
-headline with 3 seeds and budgets of 300 / 1000 steps.
+headline with 3 seeds and budgets of 300 / 1000 steps, ``confirmatory()`` the
+second round's pre-registered block (fresh seeds, the headline setting only,
+with per-arm tuning; docs/studies/misaligned.md, "Second round").
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from reward_design_studies.harness import StudyConfig
+from reward_design_studies.harness.config import check_int
 
 __all__ = [
     "ARMS",
@@ -24,6 +27,7 @@ __all__ = [
     "ARM_MODEL",
     "LOSS_NAMES",
     "TASKS",
+    "CONFIRMATORY",
     "MisalignedConfig",
     "add_arguments",
     "config_from_args",
@@ -64,6 +68,18 @@ LOSS_NAMES = {
     "symmetric": "optax.softmax_cross_entropy_with_integer_labels (mean)",
     "utility_weighted": "rd.posthoc.utility_weighted_cross_entropy",
 }
+# The second round's pre-registered confirmatory block (docs/studies/misaligned.md,
+# "Second round: pre-registered design"): the headline setting only, on seeds never
+# used before, with per-arm tuning on validation. ``seeds`` is the power calculation's n.
+CONFIRMATORY = {
+    "seeds": 35,
+    "seed_offset": 100,
+    "tasks": ("mnist1d",),
+    "cost_ratios": (20.0,),
+    "checkpoints": (1000,),
+    "tune": True,
+    "confirmatory_block": True,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +103,13 @@ class MisalignedConfig(StudyConfig):
       chunk: steps per compiled ``lax.scan`` (checkpoints must be multiples).
       ece_bins: bins of the top-label ECE.
       probe_c: inverse L2 strength of the logistic-regression probe.
+      tune: also tune every arm on validation at the headline task and cost
+        ratio (`tuning`): each decision rule picks its model's learning rate
+        from ``tune_learning_rates`` and its stopping step from
+        ``tune_every, 2 * tune_every, ..., tune_max_steps``.
+      tune_learning_rates, tune_max_steps, tune_every: the tuning grid.
+      confirmatory_block: marks the pre-registered confirmatory block
+        (recorded in the JSON and the table; `confirmatory` sets it).
     """
 
     QUICK = {"seeds": 3, "checkpoints": (300, 1000)}
@@ -109,6 +132,11 @@ class MisalignedConfig(StudyConfig):
     chunk: int = 50
     ece_bins: int = 15
     probe_c: float = 1.0
+    tune: bool = False
+    tune_learning_rates: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
+    tune_max_steps: int = 3000
+    tune_every: int = 100
+    confirmatory_block: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -135,6 +163,32 @@ class MisalignedConfig(StudyConfig):
                 f"headline_steps {self.headline_steps} must be one of checkpoints "
                 f"{self.checkpoints}."
             )
+        lrs = self.tune_learning_rates
+        if not lrs or any(not np.isfinite(lr) or lr <= 0 for lr in lrs):
+            raise ValueError(f"tune_learning_rates must be positive and finite; got {lrs}.")
+        if len(set(lrs)) != len(lrs):
+            raise ValueError(f"tune_learning_rates must be distinct; got {lrs}.")
+        check_int(self.tune_every, "tune_every")
+        check_int(self.tune_max_steps, "tune_max_steps")
+        if self.tune_every % self.chunk or self.tune_max_steps % self.tune_every:
+            raise ValueError(
+                f"tune_every must be a multiple of chunk={self.chunk} and tune_max_steps a "
+                f"multiple of tune_every; got tune_every={self.tune_every}, "
+                f"tune_max_steps={self.tune_max_steps}."
+            )
+
+    @classmethod
+    def confirmatory(cls, seeds: int | None = None) -> MisalignedConfig:
+        """The second round's pre-registered block (`CONFIRMATORY`; ``seeds`` overrides n)."""
+        changes = dict(CONFIRMATORY)
+        if seeds is not None:
+            changes["seeds"] = seeds
+        return cls(**changes)
+
+    @property
+    def tune_steps(self) -> tuple[int, ...]:
+        """The candidate stopping steps of the tuning."""
+        return tuple(range(self.tune_every, self.tune_max_steps + 1, self.tune_every))
 
     @property
     def headline(self) -> dict[str, Any]:
@@ -171,6 +225,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="MLP hidden widths; the last is the probed representation (default 128 64)",
     )
+    parser.add_argument(
+        "--seed-offset",
+        type=int,
+        default=None,
+        help="first seed (default 0: seeds 0 .. N-1; 100 with --confirmatory)",
+    )
+    parser.add_argument(
+        "--tune",
+        action="store_true",
+        help="also tune each arm's learning rate and stopping step on validation "
+        "(headline task and cost ratio)",
+    )
+    parser.add_argument(
+        "--confirmatory",
+        action="store_true",
+        help="the pre-registered confirmatory block: mnist1d, r = 20, 1000 steps, "
+        f"seeds {CONFIRMATORY['seed_offset']}.. ({CONFIRMATORY['seeds']} by default), tuned",
+    )
 
 
 def _sweep(
@@ -188,14 +260,25 @@ def _sweep(
 def config_from_args(args: argparse.Namespace) -> MisalignedConfig:
     """The config of ``reproduce misaligned``'s options.
 
-    ``--quick`` / ``--seeds`` pick the mode; a sweep that leaves out the
+    ``--quick`` / ``--confirmatory`` / ``--seeds`` pick the mode, ``--seed-offset``
+    the first seed and ``--tune`` adds the tuning; a sweep that leaves out the
     headline's cost ratio, budget or task moves the headline to the largest
     ratio, the largest budget and the first task given.
     """
     seeds = getattr(args, "seeds", None)
     quick = bool(getattr(args, "quick", False))
-    base = MisalignedConfig.quick(seeds) if quick else MisalignedConfig.full(seeds)
+    if getattr(args, "confirmatory", False):
+        if quick:
+            raise ValueError("--confirmatory and --quick exclude each other.")
+        base = MisalignedConfig.confirmatory(seeds)
+    else:
+        base = MisalignedConfig.quick(seeds) if quick else MisalignedConfig.full(seeds)
     changes: dict[str, Any] = {}
+    offset = getattr(args, "seed_offset", None)
+    if offset is not None:
+        changes["seed_offset"] = offset
+    if getattr(args, "tune", False):
+        changes["tune"] = True
     ratios = getattr(args, "cost_ratios", None)
     if ratios:
         changes.update(_sweep(base, "cost_ratios", "headline_cost_ratio", map(float, ratios)))

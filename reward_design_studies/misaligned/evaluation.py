@@ -21,12 +21,19 @@ from reward_design_studies.misaligned.config import ARM_MODEL, ARMS, COMPARISONS
 from reward_design_studies.misaligned.environment import SeedSplits
 from reward_design_studies.misaligned.metrics import arm_metrics, probe_accuracy
 
-__all__ = ["CheckpointOutputs", "reference_probes", "evaluate_checkpoint", "sweep_rows"]
+__all__ = [
+    "CheckpointOutputs",
+    "seed_probe",
+    "fit_temperature",
+    "reference_probes",
+    "evaluate_checkpoint",
+    "sweep_rows",
+]
 
 Apply = Callable[[Any, Any], tuple[np.ndarray, np.ndarray]]
 
 
-def _probe(data: SeedSplits, s: int, train_h, test_h, c: float) -> float:
+def seed_probe(data: SeedSplits, s: int, train_h, test_h, c: float) -> float:
     """The probe of seed row ``s``'s features (full labels of that seed's split)."""
     return probe_accuracy(train_h, data.y_full["train"][s], test_h, data.y_full["test"][s], c)
 
@@ -47,8 +54,8 @@ def reference_probes(apply: Apply, init_params: Any, data: SeedSplits, c: float)
     for s in range(len(data.seeds)):
         flat_train = x_train[s].reshape(x_train.shape[1], -1)
         flat_test = x_test[s].reshape(x_test.shape[1], -1)
-        raw.append(_probe(data, s, flat_train, flat_test, c))
-        untrained.append(_probe(data, s, init_train[1][s], init_test[1][s], c))
+        raw.append(seed_probe(data, s, flat_train, flat_test, c))
+        untrained.append(seed_probe(data, s, init_train[1][s], init_test[1][s], c))
     return {
         "probe_accuracy_raw_inputs": metric_summary(raw),
         "probe_accuracy_untrained_network": metric_summary(untrained),
@@ -85,7 +92,7 @@ def _outputs(apply: Apply, params: Any, data: SeedSplits, seed_index: np.ndarray
     }
 
 
-def _fit_temperature(logits: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
     """The fitted temperature and how many did-not-converge warnings the fit gave."""
     import reward_design as rd
 
@@ -118,14 +125,14 @@ def evaluate_checkpoint(
     wtd = _outputs(apply, params["utility_weighted"], data, weighted_seed_index)
     temps, sym_probe, not_converged = [], [], 0
     for s in range(n_seeds):
-        temp, warned = _fit_temperature(sym["val"][0][s], data.y["val"][s])
+        temp, warned = fit_temperature(sym["val"][0][s], data.y["val"][s])
         temps.append(temp)
         not_converged += warned
-        sym_probe.append(_probe(data, s, sym["train"][1][s], sym["test"][1][s], c))
+        sym_probe.append(seed_probe(data, s, sym["train"][1][s], sym["test"][1][s], c))
         advance()
     w_probe = []
     for m, s in enumerate(weighted_seed_index):
-        w_probe.append(_probe(data, s, wtd["train"][1][m], wtd["test"][1][m], c))
+        w_probe.append(seed_probe(data, s, wtd["train"][1][m], wtd["test"][1][m], c))
         advance()
     return CheckpointOutputs(
         sym["test"][0], wtd["test"][0], temps, sym_probe, w_probe, not_converged

@@ -4,7 +4,9 @@
   ratio, and the paired utility differences;
 * ``probe_accuracy_vs_cost_ratio.png``: the probe accuracy of each trained
   model, with the raw-input and untrained-network references, and its gap;
-* ``gaps_vs_budget.png``: the utility and probe gaps against the budget.
+* ``gaps_vs_budget.png``: the utility and probe gaps against the budget;
+* ``tuned.png`` (with the tuning): validation curves of the grid, the arms'
+  test utility fixed vs tuned, and the headline gap fixed vs tuned.
 """
 
 from __future__ import annotations
@@ -173,11 +175,64 @@ def _budget_figure(results: dict[str, Any], out_dir: Path) -> Path:
     return plots.save(fig, out_dir / "gaps_vs_budget.png")
 
 
+def _tuned_figure(results: dict[str, Any], out_dir: Path) -> Path:
+    tuned = results["tuned"]
+    sel = tuned["selections"]
+    fig, axes = plots.new_figure(1, 3, width=5.0, height=3.75)
+    ax = axes[0, 0]
+    for arm, ls in (("symmetric_posthoc", "-"), ("utility_weighted_argmax", "--")):
+        grid = np.asarray(tuned["validation_grid"]["utility"][arm])  # [rate, step, seed]
+        for i, rate in enumerate(tuned["learning_rates"]):
+            ax.plot(
+                tuned["steps"],
+                grid[i].mean(-1),
+                ls=ls,
+                color=f"C{i}",
+                label=f"{arm}, lr {rate:g}",
+            )
+    ax.set_title(f"{tuned['task']}, r = {tuned['cost_ratio']:g}: validation utility")
+    ax.set_xlabel("training steps")
+    ax.set_ylabel("mean validation utility over seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    ax = axes[0, 1]
+    blocks = (("fixed budget", results["arms"]), ("tuned", sel["val_utility"]["arms"]))
+    for b, (label, arms) in enumerate(blocks):
+        xs = np.arange(len(ARMS)) + 0.15 * (2 * b - 1)
+        cells = [arms[arm]["test_utility"] for arm in ARMS]
+        style = {"marker": "o" if b == 0 else "s", "ls": "none"}
+        plots.plot_cells(ax, xs, cells, label, style, kind="errorbar")
+    ax.set_xticks(np.arange(len(ARMS)))
+    ax.set_xticklabels([a.replace("_", "\n", 1) for a in ARMS], fontsize=6)
+    ax.set_title("test utility: fixed budget vs tuned on validation")
+    ax.set_ylabel("test utility")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax = axes[0, 2]
+    cells = [
+        results["comparisons"][HEADLINE_COMPARISON]["test_utility"],
+        sel["val_utility"]["comparisons"][HEADLINE_COMPARISON]["test_utility"],
+        sel["own_loss"]["comparisons"][HEADLINE_COMPARISON]["test_utility"],
+    ]
+    plots.plot_cells(ax, [0, 1, 2], cells, None, {"marker": "o", "ls": "none"}, kind="errorbar")
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_xticks([0, 1, 2])
+    ax.set_xticklabels(["fixed budget", "tuned:\nval utility", "tuned:\nown val loss"])
+    ax.set_title("Δ test utility, post-hoc − weighted argmax")
+    ax.set_ylabel("paired difference (95% CI)")
+    ax.grid(alpha=0.3)
+    return plots.save(fig, out_dir / "tuned.png")
+
+
 def plot(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """Writes the study's three PNGs under ``out_dir``; returns their paths."""
+    """Writes the study's PNGs under ``out_dir`` (three, and ``tuned.png`` with the
+    tuning); returns their paths."""
     out_dir = Path(out_dir)
-    return [
+    paths = [
         _utility_figure(results, out_dir),
         _probe_figure(results, out_dir),
         _budget_figure(results, out_dir),
     ]
+    if "tuned" in results:
+        paths.append(_tuned_figure(results, out_dir))
+    return paths

@@ -79,7 +79,8 @@ def run_task(
     """Trains both arms on task ``name`` and evaluates every (cost ratio, budget).
 
     Returns:
-      ``(sweep rows, {"task", "training"}, diagnostics)``.
+      ``(sweep rows, {"task", "training"} (and "tuned" at the headline task with
+      ``config.tune``), diagnostics)``.
     """
     from reward_design_studies.misaligned.environment import (
         load_task,
@@ -118,7 +119,12 @@ def run_task(
         diagnostics["temperature_not_converged"] += out.not_converged
         rows += sweep_rows(out, data, steps, costs, list(config.cost_ratios), config.ece_bins)
     timings[f"{name}/evaluate_s"] = time.perf_counter() - t2
-    return rows, {"task": task_summary(data), "training": records}, diagnostics
+    info = {"task": task_summary(data), "training": records}
+    if config.tune and name == config.headline_task:
+        from reward_design_studies.misaligned.tuning import tune
+
+        info["tuned"] = tune(config, data, bars, timings)
+    return rows, info, diagnostics
 
 
 def _config_record(config: MisalignedConfig) -> dict[str, Any]:
@@ -135,7 +141,8 @@ def run(config: MisalignedConfig, progress: bool = False) -> dict[str, Any]:
 
     Returns:
       ``{"experiment": "misaligned", "config", "arms", "comparisons", "sweep",
-      "tasks", "training", "diagnostics", "timings_s", "metadata"}``. ``arms``
+      "tasks", "training", "diagnostics", "timings_s", "metadata"}`` (and
+      ``"tuned"`` with ``config.tune``, see `tuning.tune`). ``arms``
       holds ``{arm: {metric: {"mean", "ci95", "per_seed"}}}`` at the headline
       configuration, ``comparisons`` the paired differences there; ``sweep``
       one such block per (task, cost ratio, steps).
@@ -146,6 +153,7 @@ def run(config: MisalignedConfig, progress: bool = False) -> dict[str, Any]:
     timings: dict[str, float] = {}
     sweep: list[dict[str, Any]] = []
     tasks, training, diagnostics = {}, {}, {}
+    tuned = None
     with progress_bars(progress) as bars:
         for name in config.tasks:
             rows, info, diag = run_task(name, config, bars, timings)
@@ -153,6 +161,7 @@ def run(config: MisalignedConfig, progress: bool = False) -> dict[str, Any]:
             tasks[name] = info["task"]
             training[name] = info["training"]
             diagnostics[name] = diag
+            tuned = info.get("tuned", tuned)
     timings["total_s"] = time.perf_counter() - start
     head = config.headline
     headline = next(
@@ -162,6 +171,7 @@ def run(config: MisalignedConfig, progress: bool = False) -> dict[str, Any]:
         == (head["task"], head["cost_ratio"], head["steps"])
     )
     config_record = _config_record(config)
+    extra = {} if tuned is None else {"tuned": tuned}
     return {
         "experiment": "misaligned",
         "config": config_record,
@@ -171,6 +181,7 @@ def run(config: MisalignedConfig, progress: bool = False) -> dict[str, Any]:
         "tasks": tasks,
         "training": training,
         "diagnostics": diagnostics,
+        **extra,
         "timings_s": timings,
         "metadata": run_metadata(config_record),
     }

@@ -115,6 +115,7 @@ def train_models(
     seeds: Sequence[int],
     config: TrainConfig,
     on_chunk: Callable[[int], None] | None = None,
+    learning_rates: np.ndarray | None = None,
 ) -> dict[int, Any]:
     """Trains ``M`` models in parallel and returns their parameters at each checkpoint.
 
@@ -132,6 +133,10 @@ def train_models(
       seeds: ``M`` integer seeds.
       config: optimiser, batch size and checkpoints.
       on_chunk: called with the number of steps just done, for progress bars.
+      learning_rates: per-model learning rates ``[M]`` instead of
+        ``config.learning_rate`` (AdamW with rate 1, its update scaled by the
+        model's rate: the same update as ``optax.adamw(rate)``), so that one
+        compiled program trains a grid of rates.
 
     Returns:
       ``{step: params}`` with params stacked ``[M, ...]``, one entry per
@@ -143,7 +148,17 @@ def train_models(
             f"x_train and y_train need a leading axis of len(seeds)={num_models}; "
             f"got {x_train.shape} and {y_train.shape}."
         )
-    tx = optimizer(config)
+    per_model_rate = learning_rates is not None
+    if per_model_rate:
+        rates = jnp.asarray(learning_rates, dtype=jnp.float32)
+        if rates.shape != (num_models,):
+            raise ValueError(
+                f"learning_rates must have shape ({num_models},) (one per seed); got {rates.shape}."
+            )
+        tx = optax.adamw(1.0, weight_decay=config.weight_decay)
+    else:
+        rates = jnp.ones(num_models, jnp.float32)  # unused
+        tx = optimizer(config)
     keys = jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
 
     def init_one(key, x):
@@ -153,7 +168,7 @@ def train_models(
     params, opt_state = jax.jit(jax.vmap(init_one))(keys, x_train)
     n = x_train.shape[1]
 
-    def step_one(carry, step, key, x, y, loss_arg):
+    def step_one(carry, step, key, x, y, loss_arg, rate):
         params, opt_state = carry
         idx = batch_indices(key, step, n, config.batch_size)
 
@@ -163,23 +178,25 @@ def train_models(
 
         grads = jax.grad(objective)(params)
         updates, opt_state = tx.update(grads, opt_state, params)
+        if per_model_rate:
+            updates = jax.tree_util.tree_map(lambda u: u * rate, updates)
         return (optax.apply_updates(params, updates), opt_state)
 
-    def chunk_one(params, opt_state, start, key, x, y, loss_arg):
+    def chunk_one(params, opt_state, start, key, x, y, loss_arg, rate):
         def body(carry, step):
-            return step_one(carry, step, key, x, y, loss_arg), None
+            return step_one(carry, step, key, x, y, loss_arg, rate), None
 
         steps = start + jnp.arange(config.chunk)
         (params, opt_state), _ = jax.lax.scan(body, (params, opt_state), steps)
         return params, opt_state
 
-    run_chunk = jax.jit(jax.vmap(chunk_one, in_axes=(0, 0, None, 0, 0, 0, 0)))
+    run_chunk = jax.jit(jax.vmap(chunk_one, in_axes=(0, 0, None, 0, 0, 0, 0, 0)))
     out: dict[int, Any] = {0: jax.tree_util.tree_map(np.asarray, params)}
     done = 0
     for target in config.checkpoints:
         while done < target:
             params, opt_state = run_chunk(
-                params, opt_state, jnp.int32(done), keys, x_train, y_train, loss_args
+                params, opt_state, jnp.int32(done), keys, x_train, y_train, loss_args, rates
             )
             done += config.chunk
             if on_chunk is not None:
@@ -230,6 +247,8 @@ class ModelGroup:
       seeds: the ``M`` models' seeds.
       seed_index: ``[M]`` row of each model's data in the stacked splits.
       cost_ratios: each model's cost ratio (None for the symmetric models).
+      learning_rates: each model's learning rate ``[M]``, or None for the
+        training config's one rate.
     """
 
     name: str
@@ -238,6 +257,20 @@ class ModelGroup:
     seeds: list[int]
     seed_index: np.ndarray
     cost_ratios: list[float | None]
+    learning_rates: np.ndarray | None = None
+
+    def with_rates(self, rates: Sequence[float]) -> ModelGroup:
+        """The group repeated once per learning rate: model ``m * L + l`` is model ``m``
+        at ``rates[l]`` (same seed, data, initialisation and minibatches)."""
+        n_rates = len(rates)
+        return dataclasses.replace(
+            self,
+            loss_args=np.repeat(self.loss_args, n_rates, axis=0),
+            seeds=[s for s in self.seeds for _ in rates],
+            seed_index=np.repeat(self.seed_index, n_rates),
+            cost_ratios=[r for r in self.cost_ratios for _ in rates],
+            learning_rates=np.tile(np.asarray(rates, np.float32), len(self.seeds)),
+        )
 
 
 def model_groups(
@@ -299,7 +332,15 @@ def train_group(
     xt = jnp.asarray(x_train[group.seed_index])
     yt = jnp.asarray(y_train[group.seed_index])
     trained = train_models(
-        net, group.loss_fn, jnp.asarray(group.loss_args), xt, yt, group.seeds, config, on_chunk
+        net,
+        group.loss_fn,
+        jnp.asarray(group.loss_args),
+        xt,
+        yt,
+        group.seeds,
+        config,
+        on_chunk,
+        learning_rates=group.learning_rates,
     )
     init = trained[0]
     keys = jax.vmap(jax.random.key)(jnp.asarray(group.seeds, dtype=jnp.uint32))
@@ -313,7 +354,11 @@ def train_group(
         },
         "optimizer": {
             "name": "adamw",
-            "learning_rate": config.learning_rate,
+            "learning_rate": (
+                config.learning_rate
+                if group.learning_rates is None
+                else "per model (models[m].learning_rate)"
+            ),
             "weight_decay": config.weight_decay,
         },
         "batch_size": config.batch_size,
@@ -322,6 +367,11 @@ def train_group(
             {
                 "seed": int(s),
                 "cost_ratio": group.cost_ratios[m],
+                **(
+                    {}
+                    if group.learning_rates is None
+                    else {"learning_rate": float(group.learning_rates[m])}
+                ),
                 "init_params_sha1": checksum(jax.tree_util.tree_map(lambda a, m=m: a[m], init)),
                 "train_data_sha1": checksum((np.asarray(xt[m]), np.asarray(yt[m]))),
                 "first_batches_sha1": checksum(first_batches[m]),

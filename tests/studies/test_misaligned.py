@@ -40,6 +40,10 @@ TINY = misaligned.MisalignedConfig(
     headline_cost_ratio=20.0,
     headline_steps=100,
     hidden=(16, 8),
+    tune=True,
+    tune_learning_rates=(3e-3, 1e-3),
+    tune_max_steps=100,
+    tune_every=50,
 )
 
 
@@ -246,6 +250,7 @@ def test_json_schema(tiny):
         "utility_vs_cost_ratio.png",
         "probe_accuracy_vs_cost_ratio.png",
         "gaps_vs_budget.png",
+        "tuned.png",
     ]
     for name in results["plots"]:
         assert (out / name).stat().st_size > 10_000
@@ -256,7 +261,9 @@ def test_table_and_headline(tiny):
     table = (out / "misaligned.md").read_text()
     assert table == misaligned.table(results) + "\n"
     assert max(len(line) for line in table.splitlines()) <= 100
-    lines = table.splitlines()
+    fixed, tuned = table.split("### Tuned on validation")
+    assert "fixed budget" in tuned and "tuned: val utility" in tuned
+    lines = fixed.splitlines()
     arm_rows = [line for line in lines if line.startswith("| symmetric_posthoc ")]
     assert len(arm_rows) >= 2  # the six metrics are split over several tables
     cells = " ".join(arm_rows)
@@ -266,6 +273,7 @@ def test_table_and_headline(tiny):
     assert f"{mean:.3f} [" in cells
     sweep = [line.split("|")[1:4] for line in lines if line.startswith("| digits ")]
     assert [c.strip() for c in sweep[-1]] == ["digits", "20", "100"]
+    assert "seeds 0-1" in lines[0]
     line = misaligned.headline(results)
     assert "\n" not in line and "digits r=20 100 steps" in line
     assert len(f"misaligned: {line}") <= 100
@@ -304,6 +312,55 @@ def test_cost_ratio_one_is_a_control(tiny):
                 np.testing.assert_allclose(
                     arms[a][m]["per_seed"], arms[b][m]["per_seed"], atol=5e-3, err_msg=m
                 )
+
+
+def test_tuned_block_chooses_on_validation_and_scores_on_test(tiny):
+    from reward_design_studies.misaligned.tuning import select
+
+    results, _ = tiny
+    block = results["tuned"]
+    assert block["learning_rates"] == [1e-3, 3e-3] and block["steps"] == [50, 100]
+    assert (block["task"], block["cost_ratio"]) == ("digits", 20.0)
+    grid = block["validation_grid"]
+    for name, sel in block["selections"].items():
+        assert set(sel["arms"]) == set(misaligned.ARMS)
+        assert set(sel["comparisons"]) == {f"{a} - {b}" for a, b in misaligned.COMPARISONS}
+        for arm, chosen in sel["chosen"].items():
+            model = misaligned.config.ARM_MODEL[arm]
+            scores = np.asarray(
+                grid["utility"][arm] if name == "val_utility" else grid["own_loss"][model]
+            )
+            rate, step = select(scores, maximise=name == "val_utility")
+            assert chosen["learning_rate"] == [block["learning_rates"][i] for i in rate]
+            assert chosen["steps"] == [block["steps"][k] for k in step]
+            best = scores.max((0, 1)) if name == "val_utility" else scores.min((0, 1))
+            np.testing.assert_allclose(chosen["validation_score"], best)
+        comp = sel["comparisons"]["symmetric_posthoc - utility_weighted_argmax"]["test_utility"]
+        diff = np.subtract(
+            sel["arms"]["symmetric_posthoc"]["test_utility"]["per_seed"],
+            sel["arms"]["utility_weighted_argmax"]["test_utility"]["per_seed"],
+        )
+        assert comp["mean"] == pytest.approx(diff.mean())
+    # The tuning models share seeds, data, init and batches with the fixed-budget ones.
+    fixed = {m["seed"]: m for m in results["training"]["digits"]["symmetric"]["models"]}
+    for model in ("symmetric", "utility_weighted"):
+        models = block["training"][model]["models"]
+        assert [(m["seed"], m["learning_rate"]) for m in models] == [
+            (s, pytest.approx(r)) for s in (0, 1) for r in (1e-3, 3e-3)
+        ]
+        for m in models:
+            for key in ("init_params_sha1", "train_data_sha1", "first_batches_sha1"):
+                assert m[key] == fixed[m["seed"]][key], key
+
+
+def test_tuned_at_the_fixed_candidate_reproduces_the_fixed_budget_run(tiny):
+    """The grid's (1e-3, 100 steps) candidate is the fixed-budget symmetric model."""
+    results, _ = tiny
+    grid = results["tuned"]["validation_grid"]
+    temps = np.asarray(grid["temperature"])[0, 1]  # rate 1e-3, step 100
+    np.testing.assert_allclose(
+        temps, results["diagnostics"]["digits"]["temperature"]["100"], rtol=1e-4
+    )
 
 
 def test_config_validation_and_cli_options():
