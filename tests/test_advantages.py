@@ -159,6 +159,38 @@ def test_bad_input(kind, args, match):
         getattr(adv, kind)(*args)
 
 
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        (([["a", "b"]],), TypeError, "rewards must hold real numbers; got dtype <U1"),
+        (([[1.0, 2.0], [1.0]],), ValueError, "rewards must be a rectangular array"),
+        ((None,), TypeError, "rewards must be an array of real numbers"),
+        ((np.zeros((1, 2), complex),), TypeError, "rewards must hold real numbers"),
+        ((np.zeros((1, 2)), [[True], [False, True]]), ValueError, "mask must be a rectangular"),
+        ((np.zeros((1, 2)), "mask"), ValueError, "mask must be a boolean array"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["grpo", "dr_grpo", "rloo", "group_mean", "group_std"])
+def test_bad_rewards_and_masks_are_named(kind, args, error, match):
+    with pytest.raises(error, match=f"{kind}: {match}"):
+        getattr(adv, kind)(*args)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(eps=-1.0), ValueError, r"grpo: eps must be in \[0.0, inf\)"),
+        (dict(eps="small"), TypeError, "grpo: eps must be a real number"),
+        (dict(ddof=0.5), ValueError, "grpo: ddof must be a non-negative integer"),
+        (dict(scale=None), ValueError, "grpo: scale must be"),
+        (dict(axis_name=3), TypeError, "grpo: axis_name must be a mesh axis name"),
+    ],
+)
+def test_grpo_options_are_checked(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        adv.grpo(np.zeros((2, 3)), **kwargs)
+
+
 @given(
     rewards=hnp.arrays(
         np.float32,

@@ -48,6 +48,46 @@ def test_binary_cost_matrix_layout():
     )
 
 
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(c_fp=-1.0, c_fn=1.0), "c_fp must be >= c_tn"),
+        (dict(c_fp=1.0, c_fn=-2.0), "c_fn must be >= c_tp"),
+        (dict(c_fp=1.0, c_fn=1.0, c_tp=2.0), "c_fn must be >= c_tp"),
+    ],
+)
+def test_binary_cost_matrix_refuses_mistakes_cheaper_than_right_calls(kwargs, match):
+    with pytest.raises(ValueError, match=f"binary_cost_matrix: {match}"):
+        P.binary_cost_matrix(**kwargs)
+
+
+def test_binary_cost_matrix_accepts_gains_and_checks_its_arguments():
+    # negative costs are gains; only the regrets c_fp - c_tn, c_fn - c_tp must be >= 0
+    cost = np.asarray(P.binary_cost_matrix(c_fp=-1.0, c_fn=-1.0, c_tn=-2.0, c_tp=-3.0))
+    np.testing.assert_array_equal(cost, [[-2.0, -1.0], [-1.0, -3.0]])
+    with pytest.raises(TypeError, match="binary_cost_matrix: c_fp must be a real number"):
+        P.binary_cost_matrix("1", 2.0)
+    with pytest.raises(ValueError, match="binary_cost_matrix: c_fn must be a scalar"):
+        P.binary_cost_matrix(1.0, [2.0, 3.0])
+    with pytest.raises(ValueError, match="binary_cost_matrix: c_tn must be finite"):
+        P.binary_cost_matrix(1.0, 2.0, c_tn=np.nan)
+    # traced costs pass (the rule is a value check)
+    jax.jit(P.binary_cost_matrix)(-1.0, 1.0)
+
+
+def test_reject_cost_may_not_undercut_the_right_answer():
+    with pytest.raises(ValueError, match=r"reject_cost\[0\] = -0.5 < 0.0"):
+        P.with_reject_option(1.0 - np.eye(2), -0.5)
+    with pytest.raises(ValueError, match=r"reject_cost\[1\] = 0.5 < 1.0"):
+        P.with_reject_option(np.array([[0.0, 2.0], [1.0, 3.0]]), [0.0, 0.5])
+    with pytest.raises(ValueError, match="reject_cost must be >= the cheapest"):
+        P.bayes_decision(np.array([[0.5, 0.5]]), 1.0 - np.eye(2), reject_cost=-0.1)
+    # costs from gains: a negative reject cost is a gain of abstaining, fine above the row minimum
+    gain = np.array([[1.0, -1.0], [-1.0, 1.0]])
+    out = np.asarray(P.with_reject_option(P.cost_matrix_from_gain(gain), -0.5))
+    np.testing.assert_array_equal(out, [[-1.0, 1.0, -0.5], [1.0, -1.0, -0.5]])
+
+
 def test_cost_from_class_costs():
     c = np.asarray(P.cost_matrix_from_class_costs([1.0, 2.0, 3.0]))
     np.testing.assert_array_equal(c, [[0, 1, 1], [2, 0, 2], [3, 3, 0]])
