@@ -10,7 +10,8 @@ the parameters:
   sequence index ``index``, reading and updating the cache (sampling).
 
 A query at index i attends to the keys at indices ``j <= i`` whose
-``key_valid[j]`` is True (padding is never attended to). Positions are
+``key_valid[j]`` is True, and to itself (padding is never attended to by
+other tokens, and nothing attends to a later index). Positions are
 explicit, so left-padded prompts get positions counted from their first real
 token (`positions_from_mask`).
 """
@@ -25,7 +26,7 @@ import jax.numpy as jnp
 
 __all__ = ["TransformerConfig", "Transformer", "positions_from_mask"]
 
-_NEG = -1e9  # finite: a row with no allowed key gets uniform weights, never NaN
+_NEG = -1e9  # masked scores (finite: no NaN from masked rows or their gradients)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +131,8 @@ class Transformer(nn.Module):
         """
         length = tokens.shape[1]
         causal = jnp.tril(jnp.ones((length, length), bool))
-        allowed = causal[None] & key_valid[:, None, :]
+        # Every query sees itself, so a padding query attends to nothing later.
+        allowed = causal[None] & (key_valid[:, None, :] | jnp.eye(length, dtype=bool)[None])
         x = self.tok_emb(tokens) + self.pos_emb(positions)
         caches = []
         for block in self.blocks:
@@ -153,7 +155,8 @@ class Transformer(nn.Module):
           ``(logits [B, V], caches)`` with ``index`` written into the caches.
         """
         length = key_valid.shape[1]
-        allowed = (jnp.arange(length) <= index)[None, None, :] & key_valid[:, None, :]
+        idx = jnp.arange(length)
+        allowed = (idx <= index)[None, None, :] & (key_valid | (idx == index)[None])[:, None, :]
         x = self.tok_emb(token[:, None]) + self.pos_emb(position[:, None])
         new = []
         for block, cache in zip(self.blocks, caches, strict=True):

@@ -54,7 +54,17 @@ from .policy import Policy, gather_tokens
 from .task import Completions, PromptBatch
 from .warmstart import FAST_COMPILE
 
-__all__ = ["ESTIMATORS", "LOSSES", "RLConfig", "Arm", "make_arm", "Programs", "programs"]
+__all__ = [
+    "ESTIMATORS",
+    "LOSSES",
+    "RLConfig",
+    "Arm",
+    "make_arm",
+    "aggregate_loss",
+    "evaluate_objective",
+    "Programs",
+    "programs",
+]
 
 ESTIMATORS: dict[str, Callable[..., jax.Array]] = {
     "grpo": rd.advantages.grpo,
@@ -156,7 +166,7 @@ def make_arm(
     judge: Any,
     *,
     estimator: str = "dr_grpo",
-    loss: str = "seq_mean",
+    loss: str = "seq_sum",
     learning_rate: float = 1e-3,
     kl_coef: float = 0.0,
     temperature: float = 1.0,
@@ -216,6 +226,25 @@ def evaluate_objective(objective: Any, rollouts: rd.Rollouts) -> tuple[Any, jax.
         return objective.evaluate(rollouts)
     out = objective(rollouts)
     return out, out.accepted
+
+
+def aggregate_loss(per_token: jax.Array, mask: jax.Array) -> dict[str, jax.Array]:
+    """The loss of each aggregation in `LOSSES` from ``[B, T]`` per-token losses.
+
+    ``mask [B, T]`` (float or bool) marks the tokens that count; a sequence
+    counts when any of its tokens does. With ``S`` counted sequences and
+    ``T`` the completion length: ``token_mean = sum(l m) / sum(m)``,
+    ``seq_mean = (1/S) sum_i sum_t l m / sum_t m``, ``seq_sum = sum(l m) / (S T)``.
+    """
+    m = jnp.asarray(mask, jnp.float32)
+    per_seq = jnp.sum(jnp.where(m > 0, per_token, 0.0) * m, axis=1)
+    count = jnp.sum(m, axis=1)
+    n_seq = jnp.maximum(jnp.sum(count > 0), 1)
+    return {
+        "token_mean": jnp.sum(per_seq) / jnp.maximum(jnp.sum(m), 1.0),
+        "seq_mean": jnp.sum(per_seq / jnp.maximum(count, 1.0)) / n_seq,
+        "seq_sum": jnp.sum(per_seq) / (n_seq * per_token.shape[1]),
+    }
 
 
 def _masked_mean(value: jax.Array, mask: jax.Array) -> jax.Array:
@@ -290,18 +319,12 @@ class Programs:
         seq_valid = rollouts.valid_mask.reshape(-1)
         tokens = comps.tokens.reshape(p * g, t)
         m = (comps.mask.reshape(p * g, t) & seq_valid[:, None]).astype(jnp.float32)
-        n_seq = jnp.maximum(jnp.sum(seq_valid), 1)
 
         def loss_fn(params):
             logp = self.policy.completion_log_softmax(params, prompts, tokens, arm.temperature)
             kl_t = self._kl(params0, prompts, tokens, logp, arm.temperature)
-            per_tok = m * (-adv[:, None] * gather_tokens(logp, tokens) + arm.kl_coef * kl_t)
-            per_seq = jnp.sum(per_tok, axis=1)
-            values = {
-                "token_mean": jnp.sum(per_seq) / jnp.maximum(jnp.sum(m), 1.0),
-                "seq_mean": jnp.sum(per_seq / jnp.maximum(jnp.sum(m, axis=1), 1.0)) / n_seq,
-                "seq_sum": jnp.sum(per_seq) / (n_seq * t),
-            }
+            per_tok = -adv[:, None] * gather_tokens(logp, tokens) + arm.kl_coef * kl_t
+            values = aggregate_loss(per_tok, m)
             loss = sum(arm.loss[n] * values[n] for n in LOSSES)
             entropy = -jnp.sum(jnp.exp(logp) * logp, axis=-1)
             return loss, (

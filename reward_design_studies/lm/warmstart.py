@@ -20,7 +20,7 @@ from .task import check_task
 
 __all__ = ["PRNG_IMPL", "FAST_COMPILE", "SeedKeys", "seed_keys", "init_params", "warm_start"]
 
-PRNG_IMPL = "threefry2x32"
+PRNG_IMPL = "rbg"
 """Key implementation of every seed (JAX's default)."""
 
 FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
