@@ -20,8 +20,10 @@ from .task import check_task
 
 __all__ = ["PRNG_IMPL", "FAST_COMPILE", "SeedKeys", "seed_keys", "init_params", "warm_start"]
 
-PRNG_IMPL = "rbg"
-"""Key implementation of every seed (JAX's default)."""
+PRNG_IMPL = "threefry2x32"
+"""Key implementation of every seed: JAX's default, whose draws do not depend on
+how runs are batched (``rbg`` draws differently for equal keys at different
+positions of a ``vmap``, which would give the arms of a seed different streams)."""
 
 FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 """XLA CPU options that cut compile time at some cost in run time (tests, quick runs)."""
