@@ -14,10 +14,18 @@ from reward_design_studies.lm.parsing import AnswerFormat
 from reward_design_studies.lm.policy import completion_mask
 from reward_design_studies.lm.task import Completions, PromptBatch, PromptSplit, check_task
 from reward_design_studies.lm.tokenizer import BOS, EOS, PAD, Tokenizer
+from reward_design_studies.lm.warmstart import FAST_COMPILE
 
 TOK = Tokenizer(("ANSWER", "CONF", "x", "y", "A0", "A1", "A2", "C0", "C1", "C2"))
 FMT = AnswerFormat(TOK, ("A0", "A1", "A2"), ("C0", "C1", "C2"))
-PARSE = jax.jit(FMT.parse)
+
+
+def _fast_jit(fn):
+    """jit with XLA's cheap CPU options: these inputs are tiny, compiling is the cost."""
+    return jax.jit(fn, compiler_options=FAST_COMPILE)
+
+
+PARSE = _fast_jit(FMT.parse)
 
 
 # ----------------------------------------------------------------- tokenizer
@@ -110,7 +118,7 @@ def test_render_parses_back_and_format_without_confidence():
     reasoning = np.array([[5, 6], [PAD, PAD], [6, PAD]], np.int32)
     plain = AnswerFormat(TOK, ("A0", "A1"))
 
-    @jax.jit
+    @_fast_jit
     def run(answer, level, reasoning):
         tokens = FMT.render(answer, level, 8, reasoning)
         t = plain.render(answer[1:] - 1, None, 4)
@@ -136,7 +144,7 @@ def test_prompt_split_is_a_partition_and_sampling_stays_inside():
     w = np.full(50, -np.inf)
     w[held[0]] = 0.0
 
-    @jax.jit
+    @_fast_jit
     def draw(key):
         return split.sample(key, 500, "train"), split.sample(key, 20, "heldout", w)
 
@@ -169,19 +177,17 @@ def test_mixture_posterior_equals_direct_computation():
 def test_mixture_prompts_references_and_judge():
     check_task(TASK)
 
-    @jax.jit
+    @_fast_jit
     def run(key):
         batch = TASK.sample_prompts(key, 200, "train")
-        held = TASK.sample_prompts(key, 50, "heldout")
         ref = TASK.reference(jax.random.fold_in(key, 1), batch)
         comps = ref[:, None, :]  # G = 1
         completions = Completions(comps, completion_mask(comps), jnp.zeros(comps.shape))
         judged = TASK.judge()(batch, completions, key)
-        return batch, held, ref, TASK.format.parse(ref), judged
+        return batch, ref, TASK.format.parse(ref), judged
 
-    batch, held, ref, p, (rollouts, metrics) = run(jax.random.key(1))
+    batch, ref, p, (rollouts, metrics) = run(jax.random.key(1))
     assert set(np.asarray(batch.info["id"])) <= set(TASK.split.ids("train"))
-    assert set(np.asarray(held.info["id"])) <= set(TASK.split.ids("heldout"))
     assert ref.shape == (200, TASK.completion_len)
     assert np.asarray(p.valid).all()
     np.testing.assert_array_equal(p.answer, batch.info["label"])
@@ -222,7 +228,7 @@ def test_text_judge_inside_jit_and_vmap_equals_token_judge():
         (r1, m1), (r2, m2) = text(b, c, None), exact(b, c, None)
         return r1.correct, r2.correct, r1.confidence, r2.confidence, m1["format"], m2["format"]
 
-    c1, c2, f1, f2, v1, v2 = jax.jit(jax.vmap(both))(batch, comps)
+    c1, c2, f1, f2, v1, v2 = _fast_jit(jax.vmap(both))(batch, comps)
     np.testing.assert_array_equal(c1, c2)
     np.testing.assert_allclose(f1, f2)
     np.testing.assert_array_equal(v1, v2 > 0)

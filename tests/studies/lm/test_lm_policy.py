@@ -19,13 +19,19 @@ from jax.flatten_util import ravel_pytree
 from reward_design_studies.lm.model import TransformerConfig
 from reward_design_studies.lm.policy import Policy, completion_mask
 from reward_design_studies.lm.tokenizer import BOS, EOS, PAD
+from reward_design_studies.lm.warmstart import FAST_COMPILE
 
 V, LP, T = 12, 4, 6
 CONFIG = TransformerConfig(vocab_size=V, max_len=LP + T, width=16, depth=2, heads=2, mlp_ratio=2)
 POLICY = Policy(CONFIG)
 
 
-@jax.jit
+def _fast_jit(fn, **kwargs):
+    """jit with XLA's cheap CPU options: these inputs are tiny, compiling is the cost."""
+    return jax.jit(fn, compiler_options=FAST_COMPILE, **kwargs)
+
+
+@_fast_jit
 def _perturbed_init(key):
     # Non-zero biases and LayerNorm parameters, so the reference checks them too.
     flat, unravel = ravel_pytree(POLICY.init(key))
@@ -78,9 +84,9 @@ def numpy_next_logprobs(params, tokens: np.ndarray) -> np.ndarray:
 @functools.cache
 def _jit(name):
     fns = {
-        "logp": jax.jit(POLICY.token_log_probs),
-        "logits": jax.jit(POLICY.logits),
-        "sample": jax.jit(POLICY.sample, static_argnums=3),
+        "logp": _fast_jit(POLICY.token_log_probs),
+        "logits": _fast_jit(POLICY.logits),
+        "sample": _fast_jit(POLICY.sample, static_argnums=3),
     }
     return fns[name]
 
