@@ -12,8 +12,11 @@ The pieces are separate, so studies combine them (docs/studies/lm-lab.md):
   `TextJudge` on decoded text); `parsing`: `AnswerFormat`
   (``<reasoning> ANSWER a CONF c <eos>``);
 * `warmstart`: `seed_keys`, `init_params`, `warm_start` (teacher forcing);
-* `rl`, `loop`: `RLConfig`, `make_arm`, `train` (GRPO family, one compiled
-  program per arm structure), `evaluate`;
+* `arms`, `rl`, `loop`: `RLConfig`, `make_arm`, `train` (GRPO family, one
+  compiled program per arm structure), `evaluate`;
+* `offline`: `fit`, custom-loss training of arms side by side (KTO, DPO, ...);
+* `analysis`: `slot_distribution`, the policy's distribution over the answer
+  or confidence words at their slot;
 * `demo`: `MixtureTask`, Gaussian-mixture questions with known success
   probabilities.
 
@@ -47,15 +50,19 @@ _EXPORTS = {
     "seed_keys": "warmstart",
     "init_params": "warmstart",
     "warm_start": "warmstart",
-    "RLConfig": "rl",
-    "Arm": "rl",
-    "make_arm": "rl",
+    "RLConfig": "arms",
+    "Arm": "arms",
+    "make_arm": "arms",
     "programs": "rl",
     "ArmRun": "loop",
     "heldout_batch": "loop",
     "train": "loop",
     "evaluate": "loop",
     "MixtureTask": "demo",
+    "FitRun": "offline",
+    "fit": "offline",
+    "SlotDistribution": "analysis",
+    "slot_distribution": "analysis",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -18,8 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .arms import Arm, RLConfig
 from .policy import Policy
-from .rl import Arm, RLConfig, programs
+from .rl import programs
 from .task import PromptBatch, check_task
 from .warmstart import init_params as _init_params
 from .warmstart import seed_keys
