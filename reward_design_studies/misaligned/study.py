@@ -43,13 +43,12 @@ def _train(name, config, data, costs, bars, timings) -> tuple[dict, dict, Any, A
     """Both model groups of task ``name``: ``(params by group and step, records, net, groups)``."""
     from reward_design_studies.misaligned.training import (
         Net,
-        NetConfig,
         TrainConfig,
         model_groups,
         train_group,
     )
 
-    net = Net(NetConfig(conv_channels=(), hidden=tuple(config.hidden)), data.task.num_classes)
+    net = Net(config.net_config(), data.task.num_classes)
     train_config = TrainConfig(
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,

@@ -348,7 +348,7 @@ def train_group(
     record = {
         "loss": LOSS_NAMES[group.name],
         "network": {
-            "kind": "MLP",
+            "kind": "CNN" if net.config.conv_channels else "MLP",
             **dataclasses.asdict(net.config),
             "num_classes": net.num_classes,
         },

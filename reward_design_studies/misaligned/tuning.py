@@ -233,13 +233,13 @@ def tune(
     from reward_design_studies.misaligned.environment import misclassification_cost
     from reward_design_studies.misaligned.evaluation import seed_probe
     from reward_design_studies.misaligned.metrics import arm_metrics
-    from reward_design_studies.misaligned.training import Net, NetConfig, make_apply
+    from reward_design_studies.misaligned.training import Net, make_apply
 
     task = data.task
     cost = misclassification_cost(task.num_classes, task.critical_class, config.headline_cost_ratio)
     rates = sorted(float(r) for r in config.tune_learning_rates)
     steps = config.tune_steps
-    net = Net(NetConfig(conv_channels=(), hidden=tuple(config.hidden)), task.num_classes)
+    net = Net(config.net_config(), task.num_classes)
     apply = make_apply(net)
     trained, records = _train_grid(config, data, cost, net, rates, bars, timings)
 

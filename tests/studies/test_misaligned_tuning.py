@@ -135,6 +135,13 @@ def test_confirmatory_config_and_cli():
     args = parser.parse_args(["--seed-offset", "200", "--tune", "--tasks", "digits"])
     custom = misaligned.config_from_args(args)
     assert custom.seed_list == list(range(200, 205)) and custom.tune
+    args = parser.parse_args(["--conv", "16", "16", "--tune", "--tune-max-steps", "1500"])
+    cnn = misaligned.config_from_args(args)
+    assert cnn.conv_channels == (16, 16) and cnn.tune_steps == tuple(range(100, 1501, 100))
+    assert cnn.net_config() == NetConfig(conv_channels=(16, 16), hidden=(128, 64))
+    assert misaligned.MisalignedConfig().net_config() == NetConfig(hidden=(128, 64))
+    with pytest.raises(ValueError, match="conv_channels"):
+        misaligned.MisalignedConfig(conv_channels=(4, 0))
     with pytest.raises(ValueError, match="exclude"):
         misaligned.config_from_args(parser.parse_args(["--confirmatory", "--quick"]))
     with pytest.raises(ValueError, match="tune_every"):
