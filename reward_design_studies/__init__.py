@@ -23,6 +23,7 @@ STUDIES: dict[str, str] = {
     "misaligned": "reward_design_studies.misaligned",
     "calibration": "reward_design_studies.calibration",
     "gating": "reward_design_studies.gating",
+    "loss-aversion": "reward_design_studies.loss_aversion",
 }
 
 
