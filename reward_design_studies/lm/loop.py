@@ -11,6 +11,7 @@ uses the same training keys (prompts, samples, judge noise at step i come from
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -67,11 +68,15 @@ class ArmRun:
         return np.stack([e[name].reshape(e[name].shape[0], -1).mean(axis=1) for e in self.evals], 1)
 
 
+@functools.cache
+def _sampler(task: Any) -> Callable:
+    return jax.jit(task.sample_prompts, static_argnums=(1, 2))
+
+
 def heldout_batch(task: Any, n: int, seed: int = EVAL_SEED) -> PromptBatch:
-    """``n`` held-out prompts drawn once (the default evaluation set)."""
-    return jax.jit(task.sample_prompts, static_argnums=(1, 2))(
-        jax.random.key(seed), int(n), "heldout"
-    )
+    """``n`` held-out prompts, ``task.sample_prompts(key(seed), n, "heldout")``
+    (the default evaluation set: the same for every arm and seed)."""
+    return _sampler(task)(jax.random.key(seed), int(n), "heldout")
 
 
 @jax.jit
