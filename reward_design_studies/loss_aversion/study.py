@@ -100,8 +100,9 @@ def environment_check(
         jnp.zeros(n),
         data.keys,
         check,
-        on_chunk=bar.advance if bar else None,
+        on_chunk=(lambda k: bar.advance(k * n)) if bar else None,
     )
+    jax.block_until_ready(params)
     trained = _outputs(params, data, np.arange(n))
     ref = _outputs(data.params0, data, np.arange(n))
     rows: dict[str, dict[str, list[float]]] = {}
@@ -174,6 +175,7 @@ def run(config: LossAversionConfig, progress_bar: bool = False) -> dict[str, Any
             settings,
             on_chunk=lambda k: bars.advance(k * n * len(lams)),
         )
+        jax.block_until_ready(kto_params)
         timings["kto"] = time.time() - t
         t = time.time()
         dpo_params, dpo_losses = train_runs(
@@ -185,6 +187,7 @@ def run(config: LossAversionConfig, progress_bar: bool = False) -> dict[str, Any
             settings,
             on_chunk=lambda k: bars.advance(k * n),
         )
+        jax.block_until_ready(dpo_params)
         timings["dpo"] = time.time() - t
 
     t = time.time()
