@@ -23,6 +23,7 @@ STUDIES: dict[str, str] = {
     "misaligned": "reward_design_studies.misaligned",
     "calibration": "reward_design_studies.calibration",
     "gating": "reward_design_studies.gating",
+    "calibration-lm": "reward_design_studies.calibration_lm",
     "loss-aversion": "reward_design_studies.loss_aversion",
 }
 
