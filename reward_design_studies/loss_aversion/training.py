@@ -126,6 +126,7 @@ def train_runs(
     keys: jax.Array,
     settings: TrainSettings,
     on_chunk: Callable[[int], None] | None = None,
+    on_params: Callable[[int, Any], None] | None = None,
 ) -> tuple[Any, jax.Array]:
     """Trains R runs at once.
 
@@ -137,6 +138,7 @@ def train_runs(
       keys: ``[R]`` keys of the minibatch draws (equal keys: equal batches).
       settings: steps, batch size, learning rate.
       on_chunk: called with the number of steps after each jitted chunk.
+      on_params: called with ``(steps done, params)`` after each chunk (checkpoints).
 
     Returns:
       ``(params [R, ...], losses [R, steps])``.
@@ -158,4 +160,6 @@ def train_runs(
         done += n
         if on_chunk is not None:
             on_chunk(n)
+        if on_params is not None:
+            on_params(done, params)
     return params, jnp.concatenate(losses, axis=1)
