@@ -1,5 +1,15 @@
 """Study: the rubric as a gate vs the rubric as a dense reward, under GRPO.
 
+``reward-design reproduce gating`` runs the second version (the default,
+``--environment v2``): a gameable rubric judged on the text of a
+Transformer policy's completions, gold measured by an exact checker on
+held-out prompts (the package `reward_design_studies.gating_v2`,
+docs/studies/gating.md). ``--environment v1`` runs the first version,
+this package's own modules below (a GRU policy on 32 prompts, gold = the
+gate's own predicate: it measured learning speed, not hacking).
+
+The first version:
+
 The claim tested (DRO, arXiv 2506.13351; Rubrics as Rewards, arXiv
 2507.17746): a rubric turned into a dense reward (weighted fraction of items
 passed) lets a policy collect the cheap items and neglect the essential
@@ -20,10 +30,11 @@ Modules, by concern:
 * `study`: the run (`study.run(config)`), the table and the headline;
 * `plots`: the three figures.
 
-``reward-design reproduce gating [--quick] [--out DIR] [--seeds N] [--steps N]
-[--no-plots]`` runs `STUDY` through the harness; from Python,
-``run_study(GatingConfig.quick())`` returns the results dict. This package imports only
-its config on import; jax and matplotlib are imported when the study runs.
+``reward-design reproduce gating [--environment v1|v2] [--quick] [--out DIR]
+[--seeds N] [--steps N] [--no-plots]`` runs `STUDY` through the harness; from
+Python, ``run_study(GatingConfig.quick())`` runs the first version and
+``run_study(GatingV2Config.quick())`` the second. This package imports only
+the configs on import; jax and matplotlib are imported when the study runs.
 
 References:
   Xu et al., "Direct Reasoning Optimization: LLMs Can Reward and Refine
@@ -35,58 +46,105 @@ References:
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
 from reward_design_studies.gating.config import ARMS as ARMS
 from reward_design_studies.gating.config import GatingConfig as GatingConfig
-from reward_design_studies.gating.config import add_arguments, config_from_args
+from reward_design_studies.gating.config import add_arguments as _add_v1_arguments
+from reward_design_studies.gating.config import config_from_args as _v1_config_from_args
+from reward_design_studies.gating_v2.config import GatingV2Config as GatingV2Config
 from reward_design_studies.harness import Study
 
-__all__ = ["ARMS", "DESCRIPTION", "GatingConfig", "STUDY", "run_study"]
+__all__ = ["ARMS", "DESCRIPTION", "GatingConfig", "GatingV2Config", "STUDY", "run_study"]
 
-DESCRIPTION = "rubric as gate vs rubric as dense reward under GRPO (DRO, Rubrics as Rewards)"
+DESCRIPTION = (
+    "rubric as gate vs rubric as dense reward under GRPO, on a gameable rubric "
+    "(DRO, Rubrics as Rewards)"
+)
 
 
-def run_study(config: GatingConfig, progress: bool = False) -> dict[str, Any]:
-    """Runs the study (`study.run`): ``run_study(GatingConfig.quick())`` -> results dict."""
+def _is_v2(results: dict[str, Any]) -> bool:
+    return results.get("environment") == "v2"
+
+
+def run_study(config: GatingConfig | GatingV2Config, progress: bool = False) -> dict[str, Any]:
+    """Runs the study: a `GatingV2Config` runs the second version, a `GatingConfig` the first."""
+    if isinstance(config, GatingV2Config):
+        from reward_design_studies.gating_v2.study import run as run_v2
+
+        return run_v2(config, progress)
     from reward_design_studies.gating.study import run
 
     return run(config, progress)
 
 
 def _table(results: dict[str, Any]) -> str:
+    if _is_v2(results):
+        from reward_design_studies.gating_v2.study import table as table_v2
+
+        return table_v2(results)
     from reward_design_studies.gating.study import table
 
     return table(results)
 
 
 def _headline(results: dict[str, Any]) -> str:
+    if _is_v2(results):
+        from reward_design_studies.gating_v2.study import headline as headline_v2
+
+        return headline_v2(results)
     from reward_design_studies.gating.study import headline
 
     return headline(results)
 
 
 def _plot(results: dict[str, Any], out_dir: Path) -> list[Path]:
+    if _is_v2(results):
+        from reward_design_studies.gating_v2.plots import plot as plot_v2
+
+        return plot_v2(results, out_dir)
     from reward_design_studies.gating.plots import plot
 
     return plot(results, out_dir)
 
 
-_QUICK = GatingConfig.quick()
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--environment",
+        choices=("v2", "v1"),
+        default="v2",
+        help="v2: the gameable rubric on held-out prompts (default); v1: the first version",
+    )
+    _add_v1_arguments(parser)
+
+
+def _config_from_args(args: argparse.Namespace) -> GatingConfig | GatingV2Config:
+    """``--environment``, ``--quick``, ``--seeds`` and ``--steps`` as a config."""
+    if getattr(args, "environment", "v2") == "v1":
+        return _v1_config_from_args(args)
+    seeds = getattr(args, "seeds", None)
+    config = (
+        GatingV2Config.quick(seeds) if getattr(args, "quick", False) else GatingV2Config.full(seeds)
+    )
+    steps = getattr(args, "steps", None)
+    if steps is None:
+        return config
+    return config.replace(steps=steps, eval_every=min(config.eval_every, steps))
+
+
+_QUICK = GatingV2Config.quick()
 
 STUDY = Study(
     name="gating",
     description=DESCRIPTION,
-    config_cls=GatingConfig,
+    config_cls=GatingV2Config,
     run=run_study,
     table=_table,
     plot=_plot,
     headline=_headline,
-    add_arguments=add_arguments,
-    config_from_args=config_from_args,
-    quick_help=(
-        f"{_QUICK.seeds} seeds, {_QUICK.steps} steps, noise {list(_QUICK.noise_levels)} "
-        "(about 2 minutes on 2 CPU cores)"
-    ),
+    add_arguments=_add_arguments,
+    config_from_args=_config_from_args,
+    quick_help=f"{_QUICK.seeds} seeds, {_QUICK.steps} steps (v2; a few minutes on 2 CPU cores)",
 )

@@ -179,9 +179,9 @@ def test_full_and_quick_configs_are_the_documented_runs():
 def test_cli_options_make_the_config():
     parser = argparse.ArgumentParser()
     add_common_arguments(parser, STUDY)
-    args = parser.parse_args(["--quick", "--seeds", "2", "--steps", "7"])
+    args = parser.parse_args(["--environment", "v1", "--quick", "--seeds", "2", "--steps", "7"])
     assert STUDY.make_config(args) == GatingConfig.quick(2).replace(steps=7)
-    assert STUDY.make_config(parser.parse_args([])) == GatingConfig.full()
+    assert STUDY.make_config(parser.parse_args(["--environment", "v1"])) == GatingConfig.full()
 
 
 @pytest.mark.parametrize(
