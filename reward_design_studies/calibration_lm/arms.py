@@ -3,8 +3,10 @@
 Every arm's reward is
 
     correct + brier * Brier + log * clipped log score + bonus * confidence
+            + format_penalty * in_format
 
-(`family_objective`, built with `rd.compose`) and every arm's judge is
+(`family_objective`, built with `rd.compose`; the format term makes an
+out-of-format completion worse than any in-format one for every arm) and every arm's judge is
 `OutcomeJudge`, whose ``denoise`` weight replaces the sampled outcome y by
 the known success probability q(a | x) of the answer given. All weights are
 traced pytree leaves, so the arms share one pytree structure and one
@@ -51,11 +53,18 @@ def confidence_loss(p: jax.Array, y: jax.Array) -> jax.Array:
     return -p
 
 
-def family_objective(brier: float, log: float, bonus: float, log_eps: float = 0.01):
-    """``correct + brier * Brier + log * clipped log score + bonus * confidence``.
+def family_objective(
+    brier: float, log: float, bonus: float, log_eps: float = 0.01, format_penalty: float = 5.0
+):
+    """``correct + brier * Brier + log * clipped log score + bonus * confidence
+    + format_penalty * in_format`` (``in_format`` is the judge's one-item rubric).
 
-    With every weight 0 the total is exactly the correctness reward (the
-    ``binary`` arms).
+    Among in-format completions, with every weight 0 the total is the
+    correctness reward plus a constant (the ``binary`` arms). The format term
+    costs an out-of-format completion ``format_penalty``; 5 is more than the
+    clipped log score's worst loss (-log 0.01 = 4.6), so breaking the format
+    never escapes a penalty (added after the quick run: the ``log`` arm
+    learned to break the format, which the parser reads as confidence 0).
     """
     return rd.compose(
         correct=rd.terms.Correctness(),
@@ -64,6 +73,7 @@ def family_objective(brier: float, log: float, bonus: float, log_eps: float = 0.
             rule=clipped_log_loss, weight=float(log), params={"eps": float(log_eps)}
         ),
         bonus=rd.terms.ScoringRuleTerm(rule=confidence_loss, weight=float(bonus)),
+        format=rd.terms.RubricScore(weight=float(format_penalty)),
     )
 
 
@@ -109,7 +119,9 @@ class ArmSpec:
     roles: tuple[str, ...]
 
     def objective(self, config: CalibrationLMConfig):
-        return family_objective(self.brier, self.log, self.bonus, config.log_eps)
+        return family_objective(
+            self.brier, self.log, self.bonus, config.log_eps, config.format_penalty
+        )
 
     def judge(self, task: Any) -> OutcomeJudge:
         return OutcomeJudge(inner=task.judge(), denoise=float(self.denoise))
@@ -130,12 +142,14 @@ class ArmSpec:
     def to_dict(self, config: CalibrationLMConfig) -> dict[str, Any]:
         return {
             "objective": {
-                "terms": "correct + brier * Brier + log * clipped log score + bonus * confidence",
+                "terms": "correct + brier * Brier + log * clipped log score + bonus * confidence "
+                "+ format_penalty * in_format",
                 "correct": 1.0,
                 "brier": self.brier,
                 "log": self.log,
                 "log_eps": config.log_eps,
                 "bonus": self.bonus,
+                "format_penalty": config.format_penalty,
                 "outcome": "q(a | x) (denoised)" if self.denoise else "sampled y",
             },
             "estimator": self.estimator,
@@ -170,7 +184,8 @@ def arm_specs(config: CalibrationLMConfig) -> dict[str, ArmSpec]:
 
 
 def reward_fn(spec: ArmSpec, config: CalibrationLMConfig):
-    """The arm's reward as ``reward(confidence, correct) -> total`` (for the audit).
+    """The arm's reward of an in-format completion as ``reward(confidence, correct) -> total``
+    (for the audit; the format term, constant there, is left out).
 
     The denoised arm is audited as ``brier``: its expected reward in c,
     ``q - (c - q)^2``, differs from Brier's ``q - (c - q)^2 - q (1 - q)`` by a
@@ -182,7 +197,12 @@ def reward_fn(spec: ArmSpec, config: CalibrationLMConfig):
         c = jnp.asarray(confidence, jnp.float32)
         y = jnp.asarray(correct, jnp.float32)
         c, y = jnp.broadcast_arrays(c, y)
-        out = objective(rd.Rollouts(correct=y.reshape(-1, 1), confidence=c.reshape(-1, 1)))
-        return out.total.reshape(c.shape)
+        rollouts = rd.Rollouts(
+            correct=y.reshape(-1, 1),
+            confidence=c.reshape(-1, 1),
+            rubric=jnp.ones((y.size, 1, 1), bool),
+        )
+        out = objective(rollouts)
+        return (out.total - out.components["format"]).reshape(c.shape)
 
     return reward

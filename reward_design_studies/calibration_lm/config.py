@@ -40,6 +40,8 @@ class CalibrationLMConfig(StudyConfig):
       num_bins: bins of ECE and the reliability diagrams.
       log_weight, log_eps: the ``log`` arm's weight and confidence clip.
       bonus_weight: the positive control's reward per unit of stated confidence.
+      format_penalty: reward of being in format (every arm; added after the quick run,
+        see docs/studies/calibration-lm.md).
       floor_draws: Bernoulli redraws of the ECE floor (diagnostic).
       audit_exploration, audit_samples: `rd.scoring_rules.audit_confidence_reward`'s
         ``exploration`` and ``num_samples``.
@@ -76,6 +78,7 @@ class CalibrationLMConfig(StudyConfig):
     log_weight: float = 1.0
     log_eps: float = 0.01
     bonus_weight: float = 0.5
+    format_penalty: float = 5.0
     floor_draws: int = 20
     audit_exploration: float = 0.25
     audit_samples: int = 1024
