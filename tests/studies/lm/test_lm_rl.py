@@ -137,12 +137,30 @@ def test_warm_start_reaches_the_format_on_heldout_prompts():
         config=config,
         eval_batch=batch,
     )
+    init = lm.init_params(SMALL, [0, 1])
     after, tokens = lm.evaluate(
-        SMALL, TASK, arm, ws.params, seeds=[0, 1], config=config, eval_batch=batch
+        SMALL,
+        TASK,
+        arm,
+        ws.params,
+        seeds=[0, 1],
+        config=config,
+        eval_batch=batch,
+        reference_params=init,
     )
     assert before["judge/format"].mean() < 0.05
     assert after["judge/format"].mean() > 0.9  # sampled at temperature 1
     assert tokens.shape == (2, 64, 4, TASK.completion_len)
+    # The evaluation's KL to the reference, by direct computation for seed 1.
+    seed1 = [jax.tree_util.tree_map(lambda x: x[1], p) for p in (ws.params, init)]
+    flat = tokens[1].reshape(-1, TASK.completion_len)
+    prompts = np.repeat(np.asarray(batch.tokens), 4, axis=0)
+    lp, lp0 = (
+        np.asarray(jax.jit(SMALL.completion_log_softmax)(p, prompts, flat), np.float64)
+        for p in seed1
+    )
+    per_token = np.sum(np.exp(lp) * (lp - lp0), axis=-1) * np.asarray(lm.completion_mask(flat))
+    np.testing.assert_allclose(after["kl"][1].reshape(-1), per_token.sum(1), rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.slow
