@@ -43,7 +43,8 @@ def _curves(results: dict[str, Any], path: Path) -> Path:
     axes[0, 0].axhline(bayes, color="0.4", linestyle=":", label=f"Bayes {bayes:.2f}")
     axes[0, 3].axhline(0.0, color="0.4", linestyle=":")
     titles = ("accuracy (sampled)", "ECE", "mean stated confidence", "mean conf. - accuracy")
-    for ax, title in zip(axes[0], titles, strict=True):
+    for ax, title, lim in zip(axes[0], titles, ((0, 1), (0, 1), (0, 1), (-1, 1)), strict=True):
+        ax.set_ylim(*lim)
         ax.set_title(title)
         ax.set_xlabel("RL step")
         ax.grid(alpha=0.3)
@@ -83,6 +84,7 @@ def _diagnostics(results: dict[str, Any], path: Path) -> Path:
         cells = [results["arms"][n][key] for n in names]
         plot_cells(ax, x + off, cells, label, {"marker": "o", "linestyle": "none"}, kind="errorbar")
     ax.set_xticks(x, names, rotation=30, ha="right", fontsize="small")
+    ax.set_ylim(-0.05, 1.0)
     ax.set_title("residual ECE vs the estimator's floor")
     ax.legend(fontsize="x-small")
     ax.grid(alpha=0.3)
@@ -99,6 +101,7 @@ def _diagnostics(results: dict[str, Any], path: Path) -> Path:
     )
     ax.axhline(1.0, color="0.5", linestyle="--", linewidth=0.8)
     ax.set_xticks(x, names, rotation=30, ha="right", fontsize="small")
+    ax.set_ylim(-0.3, 1.1)
     ax.set_title("the confidence head: spread and resolution")
     ax.legend(fontsize="x-small")
     ax.grid(alpha=0.3)
