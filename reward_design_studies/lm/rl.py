@@ -49,6 +49,7 @@ from .arms import ESTIMATORS, LOSSES, Arm, RLConfig
 from .judges import judge_outputs
 from .policy import Policy, gather_tokens
 from .task import Completions, PromptBatch
+from .tokenizer import EOS
 from .warmstart import FAST_COMPILE
 
 __all__ = ["aggregate_loss", "clip_by_global_norm", "evaluate_objective", "Programs", "programs"]
@@ -193,7 +194,8 @@ class Programs:
         vals.update({f"reward/{k}": v for k, v in out.components.items()})
         vals.update({f"judge/{k}": jnp.asarray(v, jnp.float32) for k, v in extra.items()})
         vals["length"] = jnp.sum(comps.mask, axis=-1).astype(jnp.float32)
-        vals["truncated"] = jnp.all(comps.mask, axis=-1).astype(jnp.float32)
+        ended = jnp.any((comps.tokens == EOS) & comps.mask, axis=-1)
+        vals["truncated"] = (~ended).astype(jnp.float32)  # cut at T without EOS
         return vals
 
     def _rollout_metrics(self, rollouts, extra, out, comps, vm) -> dict[str, jax.Array]:

@@ -89,6 +89,12 @@ def test_arms_with_different_objectives_and_hyperparameters_share_one_compile():
     assert any(not np.allclose(leaf[0], leaf[1]) for leaf in jax.tree_util.tree_leaves(diff))
     np.testing.assert_array_equal(m_same["reward"][0], m_same["reward"][1])
     assert m_diff["kl"].shape == (2, 2) and np.all(np.isfinite(m_diff["loss"]))
+    assert set(m_diff) == {
+        "reward", "reward/correct", "reward/brier", "correct", "confidence", "judge/format",
+        "judge/success_probability", "judge/bayes_answer", "length", "truncated", "loss",
+        "kl", "entropy", "grad_norm", "in_update", "groups_with_signal",
+    }  # fmt: skip
+    assert np.all((m_diff["truncated"] >= 0) & (m_diff["truncated"] <= 1))
 
 
 def test_make_arm_and_train_reject_bad_input():
@@ -179,8 +185,10 @@ def test_loop_learns_a_trivial_reward():
 @pytest.mark.slow
 def test_train_keeps_one_start_and_one_stream_across_compiled_groups():
     judge = TASK.judge()
-    config = lm.RLConfig(num_prompts=8, group_size=4, steps=4, eval_every=2, eval_samples=2)
-    ws = lm.warm_start(SMALL, TASK, [0, 1], steps=50, batch_size=32)
+    config = lm.RLConfig(
+        num_prompts=8, group_size=4, steps=4, eval_every=2, eval_samples=2, fast_compile=True
+    )
+    ws = lm.warm_start(SMALL, TASK, [0, 1], steps=50, batch_size=32, fast_compile=True)
     a = lm.make_arm(_objective(1.0, 1.0), judge)
     b = lm.make_arm(_objective(1.0, 0.0), judge, kl_coef=0.05)
     # a with an extra zero term: another pytree structure (a second group), same rewards
