@@ -18,7 +18,16 @@ import optax
 from .policy import Policy, completion_mask
 from .task import check_task
 
-__all__ = ["PRNG_IMPL", "FAST_COMPILE", "SeedKeys", "seed_keys", "init_params", "warm_start"]
+__all__ = [
+    "PRNG_IMPL",
+    "FAST_COMPILE",
+    "SeedKeys",
+    "seed_keys",
+    "init_params",
+    "supervised_loss",
+    "WarmStart",
+    "warm_start",
+]
 
 PRNG_IMPL = "threefry2x32"
 """Key implementation of every seed: JAX's default, whose draws do not depend on
