@@ -50,6 +50,7 @@ _EXPORTS = {
     "seed_keys": "warmstart",
     "init_params": "warmstart",
     "warm_start": "warmstart",
+    "WarmStart": "warmstart",
     "RLConfig": "arms",
     "Arm": "arms",
     "make_arm": "arms",
@@ -68,7 +69,26 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
+_SUBMODULES = (
+    "analysis",
+    "arms",
+    "demo",
+    "judges",
+    "loop",
+    "model",
+    "offline",
+    "parsing",
+    "policy",
+    "rl",
+    "task",
+    "tokenizer",
+    "warmstart",
+)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'reward_design_studies.lm' has no attribute {name!r}")
@@ -78,4 +98,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBMODULES))
