@@ -52,6 +52,16 @@ def _is_real(dtype: Any) -> bool:
     )
 
 
+def _python_to_host(value: Any, name: str) -> Any:
+    """Arrays pass; anything else (lists, scalars, objects) becomes a numpy array, a
+    ragged list a ValueError and a string or None a TypeError naming ``name``."""
+    if isinstance(value, str | bytes) or value is None:
+        raise TypeError(f"{name} must be an array of numbers; got {value!r}.")
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return value
+    return host_array(value, name, "")
+
+
 def _shape(value: Any) -> tuple[int, ...]:
     return tuple(value.shape) if hasattr(value, "shape") else tuple(np.shape(value))
 
@@ -83,7 +93,9 @@ def check_unit(value: ArrayLike, name: str, fn: str = "", *, binary: bool = Fals
     """
     if not is_concrete(value):
         return
-    arr = np.asarray(value)
+    if isinstance(value, str | bytes) or value is None:
+        raise TypeError(f"{_label(name, fn)} must be an array of numbers; got {value!r}.")
+    arr = host_array(value, name, fn)
     if arr.dtype == object or not (_is_real(arr.dtype) or arr.dtype == np.bool_):
         raise TypeError(f"{_label(name, fn)} must be numeric; got dtype {arr.dtype}.")
     if arr.dtype == np.bool_:
@@ -219,10 +231,12 @@ def as_float_vector(value: Any, name: str, owner: str) -> Any:
     (bfloat16 included), shape ``[K]`` with K >= 1, finite values. Tracers and
     ``None`` pass unchanged; callers add their own range rules.
     """
-    if isinstance(value, list | tuple):
-        value = np.asarray(value, dtype=np.float32)
-    if not isinstance(value, np.ndarray | jax.Array) or not is_concrete(value):
+    if value is None or not is_concrete(value):
         return value
+    if isinstance(value, str | bytes):
+        raise ValueError(f"{owner}.{name} must be real numbers; got {value!r}.")
+    if not isinstance(value, np.ndarray | jax.Array):
+        value = host_array(value, name, owner)
     arr = np.asarray(value)
     if not _is_real(arr.dtype):
         raise ValueError(f"{owner}.{name} must be real numbers; got dtype {arr.dtype}.")
@@ -407,7 +421,12 @@ def preference_pairs(
 
 
 def bool_labels(
-    value: Any, name: str, fn: str, shape: tuple[int, ...], meaning: str = "True = desirable"
+    value: Any,
+    name: str,
+    fn: str,
+    shape: tuple[int, ...],
+    meaning: str = "True = desirable",
+    of: str = "",
 ) -> jax.Array:
     """A boolean array of the given shape; integer or float 0/1 values raise."""
     if isinstance(value, list | tuple):
@@ -421,13 +440,15 @@ def bool_labels(
         )
     arr = jnp.asarray(value)
     if arr.shape != tuple(shape):
-        raise ValueError(f"{fn}: {name} must have shape {tuple(shape)}; got shape {arr.shape}.")
+        whose = f"the shape of {of} " if of else "shape "
+        raise ValueError(f"{fn}: {name} must have {whose}{tuple(shape)}; got shape {arr.shape}.")
     return arr
 
 
-def check_mask(mask: Any, shape: tuple[int, ...], fn: str) -> jax.Array:
-    """A boolean ``mask`` of ``shape`` that selects at least one element (when concrete)."""
-    m = bool_labels(mask, "mask", fn, shape, meaning="True = the element is used")
+def check_mask(mask: Any, shape: tuple[int, ...], fn: str, of: str = "") -> jax.Array:
+    """A boolean ``mask`` of ``shape`` (that of the argument ``of``, named in the message)
+    that selects at least one element (when concrete)."""
+    m = bool_labels(mask, "mask", fn, shape, meaning="True = the element is used", of=of)
     if is_concrete(m) and not bool(np.asarray(m).any()):
         raise ValueError(f"{fn}: mask selects no element.")
     return m
@@ -451,6 +472,7 @@ def reference_point_array(value: Any, name: str, size: int, fn: str) -> jax.Arra
 
 def check_logits(logits: Any, name: str = "logits", ndim: int | None = None) -> None:
     """Real-valued logits ``[..., C]`` (or exactly ``ndim`` dims), finite when concrete."""
+    logits = _python_to_host(logits, name)
     shape = _shape(logits)
     if ndim is not None and len(shape) != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions; got shape {shape}.")
@@ -471,6 +493,7 @@ def check_probs(
 
     The default ``atol`` accepts probabilities from a float16/bfloat16 model head.
     """
+    probs = _python_to_host(probs, name)
     shape = _shape(probs)
     if len(shape) < 1:
         raise ValueError(f"{name} must have shape [..., C]; got a scalar.")
@@ -489,6 +512,7 @@ def check_labels(
     labels: Any, num_classes: int, shape: tuple[int, ...] | None = None, name: str = "labels"
 ) -> None:
     """Integer class indices in ``[0, num_classes)``, optionally of a given shape."""
+    labels = _python_to_host(labels, name)
     got = _shape(labels)
     if shape is not None and got != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}; got shape {got}.")
@@ -501,7 +525,9 @@ def check_labels(
 
 def check_scores(scores: Any, name: str = "scores") -> np.ndarray:
     """1-D finite real scores ``[N]`` (N >= 1), returned as float64 numpy (eager only)."""
-    arr = np.asarray(scores)
+    if isinstance(scores, str | bytes) or scores is None:
+        raise TypeError(f"{name} must be a real-valued array; got {scores!r}.")
+    arr = host_array(scores, name, "")
     if arr.ndim != 1 or arr.shape[0] < 1:
         raise ValueError(f"{name} must have shape [N] with N >= 1; got shape {arr.shape}.")
     if not (_is_real(arr.dtype) or arr.dtype == np.bool_):

@@ -11,6 +11,9 @@ The statistics are plain ``jnp`` reductions over G, written as the formulas
 (the GRPO variance in the two-pass centred form); docs/performance.md gives
 their cost in a full reward step.
 
+What each argument accepts, and what an accepted input means: docs/concepts.md,
+"Input checks: eager and under jit".
+
 References:
   Shao et al., "DeepSeekMath" (GRPO), arXiv 2402.03300.
   Liu et al., "Understanding R1-Zero-Like Training: A Critical Perspective"
@@ -21,12 +24,14 @@ References:
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from reward_design._checks import host_array, real_array, scalar_hyper
+from reward_design._checks import host_array, host_values, real_array, scalar_hyper
 
 __all__ = ["grpo", "dr_grpo", "rloo", "group_mean", "group_std"]
 
@@ -46,6 +51,11 @@ def _prepare(rewards: ArrayLike, mask: ArrayLike | None, fn: str) -> tuple[jax.A
             mask = host_array(mask, "mask", fn)
         if not hasattr(mask, "dtype") or not hasattr(mask, "shape"):
             raise ValueError(f"{fn}: mask must be a boolean array; got {type(mask).__name__}.")
+        if np.dtype(mask.dtype) != np.bool_:
+            raise ValueError(
+                f"{fn}: mask must be boolean; got dtype {mask.dtype}. Convert 0/1 values with "
+                ".astype(bool)."
+            )
         m = jnp.asarray(mask)
         if m.shape != r.shape:
             raise ValueError(
@@ -57,6 +67,27 @@ def _prepare(rewards: ArrayLike, mask: ArrayLike | None, fn: str) -> tuple[jax.A
                 ".astype(bool)."
             )
     return r, m
+
+
+def _check_eps(eps: Any, shape: tuple[int, ...]) -> Any:
+    """GRPO's ``eps``: a real scalar (or an array broadcasting to ``[P, 1]``/``[P, G]``, one
+    per group or member), finite and >= 0 when concrete."""
+    if jnp.ndim(eps) == 0:
+        return scalar_hyper(eps, "eps", "grpo", low=0.0)
+    arr = real_array(eps, "eps", "grpo", allow_bool=False)
+    try:
+        ok = jnp.broadcast_shapes(arr.shape, shape) == tuple(shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"grpo: eps must be a scalar or broadcast to rewards {tuple(shape)} (e.g. [P, 1]); "
+            f"got shape {arr.shape}."
+        )
+    host = host_values(eps, arr)
+    if host is not None and not np.all(np.isfinite(host) & (host >= 0)):
+        raise ValueError(f"grpo: eps must be finite and >= 0; got {host.tolist()}.")
+    return arr
 
 
 def _check_ddof(ddof: int, fn: str) -> None:
@@ -143,8 +174,8 @@ def grpo(
             f"grpo: axis_name must be a mesh axis name (str) or None; got {axis_name!r}."
         )
     _check_ddof(ddof, "grpo")
-    eps = scalar_hyper(eps, "eps", "grpo", low=0.0)
     raw, m = _prepare(rewards, mask, "grpo")
+    eps = _check_eps(eps, raw.shape)
     r = _shift(raw, m)  # 0 on masked-out members
     n = jnp.sum(m, axis=-1, keepdims=True)
     mean = jnp.sum(r, axis=-1, keepdims=True) / jnp.maximum(n, 1)

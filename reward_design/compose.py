@@ -1,4 +1,8 @@
-"""`compose`: named reward terms -> one objective returning `RewardOutput`."""
+"""`compose`: named reward terms -> one objective returning `RewardOutput`.
+
+What each argument accepts, and what an accepted input means: docs/concepts.md,
+"Input checks: eager and under jit".
+"""
 
 from __future__ import annotations
 
@@ -188,5 +192,8 @@ def compose(
                 raise ValueError(f"term name {name!r} is given twice.")
             merged[name] = as_term(term, name)
     if not merged:
-        raise ValueError("compose() needs at least one term, e.g. compose(correct=Correctness()).")
+        raise ValueError(
+            "compose() needs at least one term, in terms or as name=term keywords, e.g. "
+            "compose(correct=Correctness())."
+        )
     return Objective(terms=merged, count_invalid=count_invalid)

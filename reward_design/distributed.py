@@ -23,6 +23,9 @@ launcher supplies coordinator address, process count and id), builds the
 same global mesh, and turns its process-local rollouts into one global
 batch with `rollouts_from_process_local` (``jax.make_array_from_process_local_data``).
 See docs/distributed.md.
+
+What each argument accepts, and what an accepted input means: docs/distributed.md,
+"Input contract" (the shared rules: docs/concepts.md, "Input checks").
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as PS
 
-from reward_design.rollouts import Rollouts
+from reward_design._checks import real_array
+from reward_design.rollouts import Rollouts, check_rollouts
 
 __all__ = [
     "default_mesh",
@@ -51,13 +55,37 @@ __all__ = [
 ]
 
 
+def _check_axis_name(axis: Any, fn: str) -> None:
+    if not isinstance(axis, str) or not axis:
+        raise TypeError(f"{fn}: axis must be a mesh axis name (a non-empty str); got {axis!r}.")
+
+
 def default_mesh(axis: str = "data", devices: Any = None) -> Mesh:
-    """A 1-D mesh over ``devices`` (default: all devices, across hosts)."""
-    devs = np.asarray(jax.devices() if devices is None else devices).reshape(-1)
-    return Mesh(devs, (axis,))
+    """A 1-D mesh over ``devices`` (default: all devices, across hosts).
+
+    Raises:
+      TypeError: ``axis`` is not a non-empty string, or ``devices`` is not a
+        non-empty sequence of JAX devices.
+    """
+    _check_axis_name(axis, "default_mesh")
+    if devices is None:
+        devs = np.asarray(jax.devices())
+    else:
+        items = list(devices) if isinstance(devices, list | tuple | np.ndarray) else None
+        if not items or not all(isinstance(d, jax.Device) for d in np.ravel(np.asarray(items))):
+            raise TypeError(
+                f"default_mesh: devices must be a non-empty sequence of jax devices (e.g. "
+                f"jax.devices()); got {devices!r}."
+            )
+        devs = np.asarray(items)
+    return Mesh(devs.reshape(-1), (axis,))
 
 
-def _check_axis(mesh: Mesh, axis: str) -> int:
+def _check_axis(mesh: Mesh, axis: str, fn: str = "") -> int:
+    label = f"{fn}: " if fn else ""
+    if not isinstance(mesh, Mesh):
+        raise TypeError(f"{label}mesh must be a jax.sharding.Mesh; got {type(mesh).__name__}.")
+    _check_axis_name(axis, fn or "mesh")
     if axis not in mesh.axis_names:
         raise ValueError(f"axis {axis!r} is not an axis of the mesh; mesh axes: {mesh.axis_names}.")
     return int(mesh.shape[axis])
@@ -90,8 +118,9 @@ def pad_rollouts(rollouts: Rollouts, multiple: int) -> tuple[Rollouts, int]:
     Raises:
       ValueError: if ``multiple`` is not a positive integer.
     """
-    if not isinstance(multiple, int | np.integer) or multiple < 1:
-        raise ValueError(f"multiple must be a positive integer; got {multiple!r}.")
+    check_rollouts(rollouts, "pad_rollouts")
+    if isinstance(multiple, bool) or not isinstance(multiple, int | np.integer) or multiple < 1:
+        raise ValueError(f"pad_rollouts: multiple must be a positive integer; got {multiple!r}.")
     p, g = rollouts.shape
     extra = (-p) % int(multiple)
     mask = rollouts.valid_mask
@@ -120,7 +149,14 @@ def unpad(tree: Any, num_prompts: int) -> Any:
     """Slices every ``[P, ...]`` leaf of ``tree`` back to its first ``num_prompts`` rows.
 
     Scalars (e.g. batch statistics) are left as they are.
+
+    Raises:
+      ValueError: ``num_prompts`` is not a non-negative integer.
     """
+    if isinstance(num_prompts, bool) or not isinstance(num_prompts, int | np.integer):
+        raise ValueError(f"unpad: num_prompts must be a non-negative integer; got {num_prompts!r}.")
+    if num_prompts < 0:
+        raise ValueError(f"unpad: num_prompts must be a non-negative integer; got {num_prompts!r}.")
     return jax.tree_util.tree_map(lambda x: x[:num_prompts] if jnp.ndim(x) >= 1 else x, tree)
 
 
@@ -141,8 +177,9 @@ def shard_rollouts(rollouts: Rollouts, mesh: Mesh | None = None, axis: str = "da
       ValueError: if P is not divisible by the number of devices along
         ``axis``, or ``axis`` is not a mesh axis.
     """
+    check_rollouts(rollouts, "shard_rollouts")
     mesh = default_mesh(axis) if mesh is None else mesh
-    n = _check_axis(mesh, axis)
+    n = _check_axis(mesh, axis, "shard_rollouts")
     p, _ = rollouts.shape
     if p % n:
         raise ValueError(
@@ -165,7 +202,9 @@ def sharded_jit(
     are replicated. Inputs keep the sharding they arrive with (use
     `shard_rollouts`).
     """
+    _check_fn(fn, "sharded_jit")
     mesh = default_mesh(axis) if mesh is None else mesh
+    _check_axis(mesh, axis, "sharded_jit")
     rows = prompt_sharding(mesh, axis)
     replicated = NamedSharding(mesh, PS())
 
@@ -183,6 +222,11 @@ def sharded_jit(
 
     call.cache = cache  # type: ignore[attr-defined]
     return call
+
+
+def _check_fn(fn: Any, owner: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"{owner}: fn must be callable; got {fn!r}.")
 
 
 def shard_map_step(
@@ -206,11 +250,22 @@ def shard_map_step(
     ``rd.advantages.grpo(r, m, scale="batch", axis_name=axis)`` and
     `collective_mean`. Use ``jax.jit`` around the result as usual.
     """
+    _check_fn(fn, "shard_map_step")
     mesh = default_mesh(axis) if mesh is None else mesh
-    _check_axis(mesh, axis)
+    _check_axis(mesh, axis, "shard_map_step")
     replicated = (
-        (replicated_argnums,) if isinstance(replicated_argnums, int) else tuple(replicated_argnums)
+        (replicated_argnums,)
+        if isinstance(replicated_argnums, int | np.integer)
+        else replicated_argnums
     )
+    if not isinstance(replicated, tuple | list) or any(
+        isinstance(i, bool) or not isinstance(i, int | np.integer) for i in replicated
+    ):
+        raise TypeError(
+            f"shard_map_step: replicated_argnums must be an int or a tuple of ints; got "
+            f"{replicated_argnums!r}."
+        )
+    replicated = tuple(int(i) for i in replicated)
 
     def call(*args: Any) -> Any:
         for i in replicated:
@@ -247,9 +302,25 @@ def collective_mean(x: jax.Array, axis_name: str, weights: jax.Array | None = No
     (e.g. a mask) a weighted mean. Use for keep-rates and other batch
     statistics computed per shard.
     """
-    x = jnp.asarray(x, dtype=jnp.float32)
-    w = jnp.ones_like(x) if weights is None else jnp.asarray(weights, dtype=jnp.float32)
-    total = jax.lax.psum(jnp.sum(x * w), axis_name)
+    fn = "collective_mean"
+    if not isinstance(axis_name, str) or not axis_name:
+        raise TypeError(f"{fn}: axis_name must be a mesh axis name (a str); got {axis_name!r}.")
+    x = real_array(x, "x", fn).astype(jnp.float32)
+    if weights is None:
+        w = jnp.ones_like(x)
+    else:
+        w = real_array(weights, "weights", fn).astype(jnp.float32)
+        if w.shape != x.shape:
+            raise ValueError(
+                f"{fn}: weights must have the shape of x {x.shape}; got shape {w.shape}."
+            )
+    try:
+        total = jax.lax.psum(jnp.sum(x * w), axis_name)
+    except NameError as err:  # jax: "unbound axis name"
+        raise ValueError(
+            f"{fn}: axis_name {axis_name!r} is not a mapped axis here; call it inside "
+            "jax.shard_map (e.g. a shard_map_step function) or pmap over that axis."
+        ) from err
     count = jax.lax.psum(jnp.sum(w), axis_name)
     return total / jnp.maximum(count, 1.0)
 
@@ -269,8 +340,9 @@ def rollouts_from_process_local(
       ValueError: if the local P is not divisible by the number of local
         devices along ``axis``.
     """
+    check_rollouts(local, "rollouts_from_process_local")
     mesh = default_mesh(axis) if mesh is None else mesh
-    n = _check_axis(mesh, axis)
+    n = _check_axis(mesh, axis, "rollouts_from_process_local")
     local_devices = n // jax.process_count()
     p, _ = local.shape
     if local_devices and p % local_devices:

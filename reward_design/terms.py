@@ -8,6 +8,9 @@ plain functions so they can travel through ``jax.jit``.
 
 Orientation (docs/concepts.md): scoring rules are losses; a term built
 from one (`Brier`, `ScoringRuleTerm`) returns the *negated* loss.
+
+What each argument accepts, and what an accepted input means: docs/concepts.md,
+"Input checks: eager and under jit".
 """
 
 from __future__ import annotations
@@ -19,8 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from reward_design._checks import as_float_leaf, as_float_vector
-from reward_design._checks import set_float_leaf as _set_weight
+from reward_design._checks import as_float_leaf, as_float_vector, set_float_leaf
 from reward_design._pytree import pytree_dataclass, static_field
 from reward_design.rollouts import Rollouts, check_rollouts
 
@@ -33,6 +35,26 @@ __all__ = [
     "FunctionTerm",
     "require_field",
 ]
+
+
+def _set_weight(obj: Any, name: str, owner: str) -> None:
+    """A term's traced numeric field: a real number (or an array of them, a batch of
+    values for ``jax.vmap``), finite when concrete; None is refused."""
+    if getattr(obj, name) is None:
+        raise TypeError(f"{owner}.{name} must be a real number; got None.")
+    set_float_leaf(obj, name, owner)
+
+
+def _scalar_weight(obj: Any, owner: str, name: str = "weight") -> Any:
+    """``obj.<name>`` where a term is evaluated: a scalar (a batch of values is for
+    ``jax.vmap``, which hands the term one value at a time)."""
+    value = getattr(obj, name)
+    if jnp.ndim(value) != 0:
+        raise ValueError(
+            f"{owner}.{name} must be a scalar when the term is called (a batch of values is "
+            f"for jax.vmap over the term); got shape {jnp.shape(value)}."
+        )
+    return value
 
 
 _ROLLOUT_FIELDS = ("correct", "confidence", "rubric", "token_rewards", "token_mask", "mask")
@@ -94,6 +116,7 @@ class Correctness:
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         check_rollouts(rollouts, "Correctness")
+        _scalar_weight(self, "Correctness")
         correct = jnp.asarray(rollouts.correct, dtype=jnp.float32)
         return self.weight * correct
 
@@ -121,6 +144,7 @@ class Brier:
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         check_rollouts(rollouts, "Brier")
+        _scalar_weight(self, "Brier")
         conf = require_field(rollouts, "confidence", "Brier").astype(jnp.float32)
         correct = jnp.asarray(rollouts.correct, dtype=jnp.float32)
         return -self.weight * jnp.square(conf - correct)
@@ -145,9 +169,12 @@ class TokenReward:
 
     def __post_init__(self):
         _set_weight(self, "weight", "TokenReward")
+        if not isinstance(self.normalize, bool | np.bool_):
+            raise TypeError(f"TokenReward.normalize must be a bool; got {self.normalize!r}.")
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         check_rollouts(rollouts, "TokenReward")
+        _scalar_weight(self, "TokenReward")
         tok = require_field(rollouts, "token_rewards", "TokenReward").astype(jnp.float32)
         if rollouts.token_mask is None:
             tmask = jnp.ones(tok.shape, dtype=bool)
@@ -198,6 +225,7 @@ class RubricScore:
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         check_rollouts(rollouts, "RubricScore")
+        _scalar_weight(self, "RubricScore")
         rubric = require_field(rollouts, "rubric", "RubricScore")
         if rubric.dtype != jnp.bool_:
             rubric = rubric.astype(jnp.float32)
@@ -259,6 +287,7 @@ class ScoringRuleTerm:
 
     def __call__(self, rollouts: Rollouts) -> jax.Array:
         check_rollouts(rollouts, "ScoringRuleTerm")
+        _scalar_weight(self, "ScoringRuleTerm")
         conf = require_field(rollouts, "confidence", "ScoringRuleTerm").astype(jnp.float32)
         correct = jnp.asarray(rollouts.correct, dtype=jnp.float32)
         loss = self.rule(conf, correct, **(self.params or {}))

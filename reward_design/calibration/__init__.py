@@ -6,6 +6,9 @@ confidence first. Binary metrics take ``confidence [...]`` in [0, 1] and
 ``mask`` for padded rollouts; multiclass metrics take ``probs [N, C]`` and
 integer ``labels [N]``. Inputs are checked eagerly when concrete; every metric
 is jittable with ``num_bins`` and ``strategy`` static.
+
+What each argument accepts, and what an accepted input means: docs/calibration.md,
+"Input contract" (the shared rules: docs/concepts.md, "Input checks").
 """
 
 from reward_design.calibration._auroc import auroc as auroc

@@ -36,7 +36,7 @@ def prepare(
     if mask is None:
         w = jnp.ones(c.shape, dtype=jnp.float32)
     else:
-        w = check_mask(mask, c.shape, fn).astype(jnp.float32)
+        w = check_mask(mask, c.shape, fn, of="confidence").astype(jnp.float32)
     dtype = jnp.float32
     if jnp.issubdtype(c.dtype, jnp.floating):
         dtype = jnp.promote_types(c.dtype, jnp.float32)

@@ -5,6 +5,9 @@ judge's P(pass)) into a categorical verdict, ``gate(rollouts) -> [P, G]`` bool;
 `Gated` puts a gate in front of any objective, and `GroupFilter` rejects
 whole groups without learning signal. ``rd.terms.RubricScore`` is the dense
 baseline (the rubric as a reward); see docs/gates.md.
+
+What each argument accepts, and what an accepted input means: docs/gates.md,
+"Input contract" (the shared rules: docs/concepts.md, "Input checks").
 """
 
 from reward_design.gates._all_of import AllOf as AllOf

@@ -129,8 +129,8 @@ def _gates_tuple(args: tuple, gates: Sequence[Any] | None, owner: str) -> tuple:
     if len(items) == 1 and isinstance(items[0], list | tuple):
         items = tuple(items[0])
     if not items:
-        raise ValueError(f"{owner} needs at least one gate; got none.")
-    return tuple(as_gate(item, f"{owner} (each gate)") for item in items)
+        raise ValueError(f"{owner} needs at least one gate (gates); got none.")
+    return tuple(as_gate(item, f"{owner}.gates (each gate)") for item in items)
 
 
 def _verdict_of(gate: Any, rollouts: Rollouts, owner: str) -> jax.Array:

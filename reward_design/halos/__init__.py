@@ -7,6 +7,9 @@ and its variants are HALOs with the rejected completion as the reference
 point. Every loss is elementwise (per example or per pair, no reduction),
 jittable, and takes its hyperparameters as traced values.
 
+What each argument accepts, and what an accepted input means: docs/halos.md,
+"Input contract" (the shared rules: docs/concepts.md, "Input checks").
+
 References:
   Ethayarajh et al., "KTO: Model Alignment as Prospect Theoretic
   Optimization", arXiv 2402.01306.

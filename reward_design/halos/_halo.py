@@ -149,7 +149,7 @@ class HALO:
         pol = float_vector(policy_logps, "policy_logps", fn)
         ref = float_vector(reference_logps, "reference_logps", fn)
         same_length(fn, policy_logps=pol, reference_logps=ref)
-        lab = bool_labels(desirable, "desirable", fn, pol.shape)
+        lab = bool_labels(desirable, "desirable", fn, pol.shape, of="policy_logps")
         z0 = reference_point_array(reference_point, "reference_point", pol.shape[0], fn)
         if self.clamp_reference:
             z0 = jnp.maximum(z0, 0.0)

@@ -86,7 +86,7 @@ def kto_loss(
     pol = float_vector(policy_logps, "policy_logps", fn)
     ref = float_vector(reference_logps, "reference_logps", fn)
     same_length(fn, policy_logps=pol, reference_logps=ref)
-    lab = bool_labels(desirable, "desirable", fn, pol.shape)
+    lab = bool_labels(desirable, "desirable", fn, pol.shape, of="policy_logps")
     z0 = jax.lax.stop_gradient(jnp.maximum(reference_point_array(kl, "kl", pol.shape[0], fn), 0.0))
     b = scalar_hyper(beta, "beta", fn, low=0.0, low_open=True)
     w_d = scalar_hyper(desirable_weight, "desirable_weight", fn, low=0.0)
@@ -137,7 +137,14 @@ def kto_kl_estimate(
     if mask is None:
         mean = jnp.mean(diff) if diff.shape[0] > 0 else jnp.zeros((), diff.dtype)
     else:
-        m = bool_labels(mask, "mask", fn, pol.shape, meaning="True = the pair counts")
+        m = bool_labels(
+            mask,
+            "mask",
+            fn,
+            pol.shape,
+            meaning="True = the pair counts",
+            of="policy_logps_mismatched",
+        )
         n = jnp.sum(m)
         mean = jnp.sum(jnp.where(m, diff, 0.0)) / jnp.maximum(n, 1).astype(diff.dtype)
     return jax.lax.stop_gradient(jnp.maximum(mean, 0.0))

@@ -16,6 +16,11 @@ import numbers
 import warnings
 from typing import NamedTuple
 
+import jax
+import numpy as np
+
+from reward_design._checks import is_concrete
+
 __all__ = ["KTOWeightCheck", "check_kto_weights", "KTO_WEIGHT_RATIO_RANGE"]
 
 #: The paper's recommended range of lambda_D n_D / (lambda_U n_U).
@@ -48,6 +53,9 @@ def _count(value: object, name: str) -> int:
 
 
 def _weight(value: object, name: str) -> float:
+    if isinstance(value, np.ndarray | np.generic | jax.Array) and np.ndim(value) == 0:
+        if np.dtype(value.dtype).kind in "iuf" and is_concrete(value):
+            value = float(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"check_kto_weights: {name} must be a real number >= 0; got {value!r}.")
     x = float(value)

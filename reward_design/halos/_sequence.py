@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design._checks import host_values
+from reward_design._checks import host_values, real_array
 
 __all__ = ["SequenceLogps", "sequence_logps", "token_logps"]
 
@@ -56,18 +56,14 @@ def sequence_logps(token_logps: ArrayLike, mask: ArrayLike) -> SequenceLogps:
       ValueError: rank 0 inputs or mismatched shapes.
     """
     fn = "sequence_logps"
-    if isinstance(token_logps, list | tuple):
-        token_logps = jnp.asarray(token_logps)
-    if isinstance(mask, list | tuple):
-        mask = jnp.asarray(mask)
-    lp = jnp.asarray(token_logps)
+    lp = real_array(token_logps, "token_logps", fn)
     if lp.dtype == jnp.bool_ or not (
         jnp.issubdtype(lp.dtype, jnp.floating) or jnp.issubdtype(lp.dtype, jnp.integer)
     ):
         raise TypeError(f"{fn}: token_logps must hold real numbers; got dtype {lp.dtype}.")
     if not jnp.issubdtype(lp.dtype, jnp.floating):
         lp = lp.astype(jnp.float32)
-    m = jnp.asarray(mask)
+    m = real_array(mask, "mask", fn)
     if m.dtype != jnp.bool_:
         raise TypeError(f"{fn}: mask must be boolean (True = token counts); got dtype {m.dtype}.")
     if lp.ndim < 1:
@@ -101,8 +97,8 @@ def token_logps(logits: ArrayLike, tokens: ArrayLike) -> jax.Array:
       ValueError: mismatched shapes, or concrete ids outside ``[0, V)``.
     """
     fn = "token_logps"
-    lg = jnp.asarray(logits)
-    tk = jnp.asarray(tokens)
+    lg = real_array(logits, "logits", fn)
+    tk = real_array(tokens, "tokens", fn)
     if not jnp.issubdtype(tk.dtype, jnp.integer):
         raise TypeError(f"{fn}: tokens must be integer token ids; got dtype {tk.dtype}.")
     if not jnp.issubdtype(lg.dtype, jnp.floating):

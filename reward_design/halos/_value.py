@@ -27,7 +27,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from reward_design._checks import host_values, is_concrete, scalar_hyper, set_float_leaf
+from reward_design._checks import (
+    host_values,
+    is_concrete,
+    real_array,
+    scalar_hyper,
+    set_float_leaf,
+)
 from reward_design._pytree import pytree_dataclass, static_field, wrap_callable
 
 __all__ = [
@@ -42,9 +48,7 @@ _FN = "kahneman_tversky_value"
 
 
 def _as_float(z: ArrayLike, name: str, fn: str) -> jax.Array:
-    if isinstance(z, str | bytes) or z is None:
-        raise TypeError(f"{fn}: {name} must be an array of real numbers; got {z!r}.")
-    arr = jnp.asarray(z)
+    arr = real_array(z, name, fn)
     if arr.dtype == jnp.bool_:
         raise TypeError(f"{fn}: {name} must hold real numbers; got dtype bool.")
     if not jnp.issubdtype(arr.dtype, jnp.floating):
@@ -226,7 +230,7 @@ class FunctionValue:
             raise TypeError(f"FunctionValue.fn must be callable; got {self.fn!r}.")
 
     def __call__(self, z: ArrayLike) -> jax.Array:
-        return jnp.asarray(self.fn(jnp.asarray(z)))
+        return jnp.asarray(self.fn(real_array(z, "z", "FunctionValue")))
 
 
 def as_value_function(value: Any) -> Any:

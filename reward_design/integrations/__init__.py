@@ -6,6 +6,9 @@ re-exported here; the framework adapters are sub-modules reachable as
 attributes (imported on first use): ``rd.integrations.trl``,
 ``rd.integrations.verl``, ``rd.integrations.tunix`` and the array-level
 ``rd.integrations.flat``. None of them imports torch, trl, verl or tunix.
+
+What each argument accepts, and what an accepted input means: docs/integrations.md,
+"Input contract" (the shared rules: docs/concepts.md, "Input checks").
 """
 
 from __future__ import annotations

@@ -162,6 +162,13 @@ def to_grouped(values: Any, index: FlatIndex, fill_value: Any = 0) -> jax.Array:
 
 def _to_grouped(values: Any, index: FlatIndex, fill_value: Any, name: str, fn: str) -> jax.Array:
     _check_index(index, fn)
+    fill = (
+        np.asarray(fill_value) if isinstance(fill_value, bool | int | float | np.generic) else None
+    )
+    if fill is None and isinstance(fill_value, jax.Array | np.ndarray) and fill_value.ndim == 0:
+        fill = fill_value
+    if fill is None or fill.dtype.kind not in "biuf":
+        raise TypeError(f"{fn}: fill_value must be a real or boolean scalar; got {fill_value!r}.")
     x = real_array(_array(values, name, fn), name, fn)
     if x.ndim < 1 or x.shape[0] != index.num_samples:
         raise ValueError(

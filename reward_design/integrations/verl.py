@@ -45,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from reward_design.integrations._matching import exact_match
+from reward_design.integrations._matching import as_text, exact_match
 from reward_design.integrations._parsing import parse_answer_confidence
 from reward_design.integrations._scorer import Matcher, Parser, TextScorer
 
@@ -100,9 +100,7 @@ class VerlScore:
         self.__name__ = "compute_score_batch" if batched else "compute_score"
 
     def _dicts(self, solution_strs: Sequence[Any], ground_truths: Sequence[Any]) -> list[dict]:
-        batch = self.scorer.score(
-            [s if isinstance(s, str) else None for s in solution_strs], list(ground_truths)
-        )
+        batch = self.scorer.score([as_text(s) for s in solution_strs], list(ground_truths))
         results = []
         for i in range(len(batch.total)):
             confidence = float(batch.confidence[i])
@@ -151,6 +149,17 @@ class VerlScore:
                 "compute_score_batch needs solution_strs and ground_truths (lists of equal "
                 f"length); got solution_strs={type(solution_strs).__name__}, "
                 f"ground_truths={type(ground_truths).__name__}."
+            )
+        for value, name in ((solution_strs, "solution_strs"), (ground_truths, "ground_truths")):
+            if isinstance(value, str | bytes) or not hasattr(value, "__len__"):
+                raise TypeError(
+                    f"compute_score_batch: {name} must be a list (one entry per response); got "
+                    f"{type(value).__name__}."
+                )
+        if len(solution_strs) != len(ground_truths):
+            raise ValueError(
+                f"compute_score_batch: solution_strs has {len(solution_strs)} entries but "
+                f"ground_truths has {len(ground_truths)}; expected one ground truth per response."
             )
         return self._dicts(list(solution_strs), list(ground_truths))
 

@@ -15,6 +15,9 @@ says whether it is in use, and why not). Where it cannot be built, a
 `RuntimeWarning` names the reason and the XLA program runs (same results);
 programs lowered for GPU or TPU always run the XLA program. No module of the
 core imports this package.
+
+What each argument accepts, and what an accepted input means: docs/performance.md,
+"Input contract" (the shared rules: docs/concepts.md, "Input checks").
 """
 
 from reward_design.kernels._build import kernel_status as kernel_status

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from reward_design import advantages
+from reward_design._checks import real_array, scalar_hyper
 from reward_design.kernels._build import TARGET, kernel_status
 
 __all__ = ["ESTIMATORS", "GROUP_SIZES", "gated_group_advantages"]
@@ -118,12 +119,17 @@ def gated_group_advantages(
     Returns:
       ``(advantages [P, G] float32, passed [P, G] bool)``.
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(
-            f"gated_group_advantages: estimator must be one of {ESTIMATORS}; got {estimator!r}."
-        )
-    rewards = jnp.asarray(rewards)
-    rubric = jnp.asarray(rubric)
+    fn = "gated_group_advantages"
+    if not isinstance(estimator, str) or estimator not in ESTIMATORS:
+        raise ValueError(f"{fn}: estimator must be one of {ESTIMATORS}; got {estimator!r}.")
+    if isinstance(ddof, bool) or not isinstance(ddof, int | np.integer) or ddof < 0:
+        raise ValueError(f"{fn}: ddof must be a non-negative integer (static); got {ddof!r}.")
+    k = scalar_hyper(k, "k", fn, low=0.0)
+    eps = scalar_hyper(eps, "eps", fn, low=0.0)
+    rewards = real_array(rewards, "rewards", fn)
+    rubric = real_array(rubric, "rubric", fn)
+    if valid is not None:
+        valid = real_array(valid, "valid", fn)
     if rewards.ndim != 2 or not jnp.issubdtype(rewards.dtype, jnp.floating):
         raise ValueError(
             f"gated_group_advantages: rewards must be a float [P, G] array; got "
@@ -135,16 +141,10 @@ def gated_group_advantages(
             f"{list(rewards.shape)}; got {rubric.dtype} of shape {rubric.shape}."
         )
     if valid is not None:
-        valid = jnp.asarray(valid)
         if valid.shape != rewards.shape or valid.dtype != jnp.bool_:
             raise ValueError(
                 f"gated_group_advantages: valid must be None or a bool array of shape "
                 f"{rewards.shape}; got {valid.dtype} of shape {valid.shape}."
-            )
-    for name, value in (("k", k), ("eps", eps)):
-        if jnp.ndim(value) != 0:
-            raise ValueError(
-                f"gated_group_advantages: {name} must be a scalar; got shape {jnp.shape(value)}."
             )
     if jnp.finfo(rewards.dtype).bits > 32:
         # the kernel computes in float32; float64 rewards keep the estimator's precision

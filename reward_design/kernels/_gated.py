@@ -11,7 +11,7 @@ from reward_design._pytree import StaticCallable
 from reward_design.compose import Objective, RewardOutput
 from reward_design.gates import AllOf, AtLeast, FunctionGate, Gated, rubric_passes
 from reward_design.kernels._ffi import ESTIMATORS, gated_group_advantages
-from reward_design.rollouts import Rollouts
+from reward_design.rollouts import Rollouts, check_rollouts, checked_call
 
 __all__ = ["gated_advantages", "supports"]
 
@@ -127,6 +127,14 @@ def gated_advantages(
             f"rd.kernels.gated_advantages: {reason}. The kernel implements {SUPPORTED}; "
             "gated.advantages(...) computes every configuration."
         )
+    check_rollouts(rollouts, "rd.kernels.gated_advantages")
+    with checked_call():  # the values are checked once, here
+        return _gated_advantages(gated, rollouts, estimator, estimator_kwargs)
+
+
+def _gated_advantages(
+    gated: Gated, rollouts: Rollouts, estimator: str, estimator_kwargs: dict[str, Any]
+) -> tuple[RewardOutput, jax.Array]:
     inner_out = gated.inner(rollouts)
     if not isinstance(inner_out, RewardOutput):
         raise TypeError(

@@ -4,6 +4,9 @@ Train with the ordinary symmetric loss, then choose by the utility: turn
 (calibrated) probabilities into minimum-expected-cost decisions. Cost
 convention everywhere: ``cost[i, j]`` = cost of deciding j when the truth is
 i (binary: ``[[c_tn, c_fp], [c_fn, c_tp]]``). See docs/posthoc.md.
+
+What each argument accepts, and what an accepted input means: docs/posthoc.md,
+"Input contract" (the shared rules: docs/concepts.md, "Input checks").
 """
 
 from reward_design.posthoc._cost import binary_cost_matrix as binary_cost_matrix

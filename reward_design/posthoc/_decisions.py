@@ -109,8 +109,9 @@ def realized_cost(decisions: Any, labels: Any, cost: Any, *, reject_cost: Any = 
     shape = tuple(jnp.shape(labels))
     check_labels(labels, num_classes, name="labels")
     check_labels(decisions, num_decisions, shape=shape, name="decisions")
-    y = jnp.asarray(labels)
-    d = jnp.asarray(decisions)
+    # booleans are the class indices 0 and 1 (not a boolean mask)
+    y = jnp.asarray(labels).astype(jnp.int32)
+    d = jnp.asarray(decisions).astype(jnp.int32)
     return costs[y, d]
 
 

@@ -65,6 +65,11 @@ class CostSensitiveClassifier(ClassifierMixin, BaseEstimator):
         self.decision = decision
 
     def _check_estimator(self) -> None:
+        if not hasattr(self.estimator, "predict_proba") or not hasattr(self.estimator, "fit"):
+            raise TypeError(
+                "CostSensitiveClassifier.estimator must be a fitted scikit-learn classifier "
+                f"with predict_proba; got {self.estimator!r}."
+            )
         try:
             check_is_fitted(self.estimator)
         except NotFittedError as err:

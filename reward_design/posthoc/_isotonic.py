@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from reward_design._checks import check_scores, is_concrete
+from reward_design._checks import check_scores, host_array, is_concrete
 from reward_design.posthoc._platt import check_binary_targets
 
 __all__ = ["IsotonicCalibration", "pool_adjacent_violators"]
@@ -34,6 +34,14 @@ def pool_adjacent_violators(y: np.ndarray, weights: np.ndarray) -> np.ndarray:
       Ayer, Brunk, Ewing, Reid, Silverman, "An Empirical Distribution Function
       for Sampling with Incomplete Information", Ann. Math. Statist. 26(4), 1955.
     """
+    fn = "pool_adjacent_violators"
+    y = check_scores(host_array(y, "y", fn), f"{fn}: y")
+    weights = check_scores(host_array(weights, "weights", fn), f"{fn}: weights")
+    if weights.shape != y.shape or np.any(weights <= 0):
+        raise ValueError(
+            f"{fn}: weights must be positive, one per entry of y {y.shape}; got shape "
+            f"{weights.shape}."
+        )
     means: list[float] = []
     wsum: list[float] = []
     sizes: list[int] = []

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from reward_design._checks import check_scores
+from reward_design._checks import check_scores, host_array
 from reward_design.posthoc._lbfgs import minimize_lbfgs
 
 __all__ = ["PlattScaling", "check_binary_targets"]
@@ -22,7 +22,9 @@ __all__ = ["PlattScaling", "check_binary_targets"]
 
 def check_binary_targets(labels: Any, n: int, name: str = "labels") -> np.ndarray:
     """Checks ``[N]`` binary labels (bool, 0/1) and returns them as float64."""
-    arr = np.asarray(labels)
+    if isinstance(labels, str | bytes) or labels is None:
+        raise TypeError(f"{name} must be numeric 0/1 labels; got {labels!r}.")
+    arr = host_array(labels, name, "")
     if arr.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},) to match scores; got shape {arr.shape}.")
     if arr.dtype.kind not in "iufb":

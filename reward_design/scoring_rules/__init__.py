@@ -17,6 +17,9 @@ Example:
   >>> import reward_design as rd
   >>> float(rd.scoring_rules.brier_binary(0.8, 1))  # (0.8 - 1)^2
   0.04...
+
+What each argument accepts, and what an accepted input means: docs/scoring-rules.md,
+"Input contract" (the shared rules: docs/concepts.md, "Input checks").
 """
 
 from reward_design._checks import validate_forecast as validate_forecast

@@ -11,12 +11,13 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design._checks import check_forecast_shapes
+from reward_design._checks import check_forecast_shapes, real_array
 
 
-def as_float(x: ArrayLike) -> jax.Array:
-    """``x`` as a floating JAX array (bool/int become float32)."""
-    x = jnp.asarray(x)
+def as_float(x: ArrayLike, name: str = "x", fn: str = "") -> jax.Array:
+    """``x`` as a floating JAX array (bool/int become float32); TypeError/ValueError
+    naming ``name`` for what is not an array of real numbers."""
+    x = real_array(x, name, fn)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.float32)
     return x
@@ -24,8 +25,8 @@ def as_float(x: ArrayLike) -> jax.Array:
 
 def multiclass(probs: ArrayLike, outcome: ArrayLike, fn: str) -> tuple[jax.Array, jax.Array]:
     """``(probs [..., C] float, one-hot outcome [..., C])``."""
-    p = as_float(probs)
-    y = jnp.asarray(outcome)
+    p = as_float(probs, "probs", fn)
+    y = real_array(outcome, "outcome", fn)
     check_forecast_shapes(p, y, fn)
     return p, jax.nn.one_hot(y, p.shape[-1], dtype=p.dtype)
 
@@ -43,7 +44,7 @@ def outcome_prob(p: jax.Array, onehot: jax.Array) -> jax.Array:
 
 def binary(p: ArrayLike, y: ArrayLike, fn: str) -> tuple[jax.Array, jax.Array]:
     """``(p, y)`` as floats broadcast together."""
-    p = as_float(p)
-    y = jnp.asarray(y)
+    p = as_float(p, "p", fn)
+    y = real_array(y, "y", fn)
     shape = check_forecast_shapes(p, y, fn, binary=True)
     return jnp.broadcast_to(p, shape), jnp.broadcast_to(y.astype(p.dtype), shape)

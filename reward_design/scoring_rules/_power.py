@@ -41,6 +41,6 @@ def power(probs: ArrayLike, outcome: ArrayLike, order: ArrayLike = 2.0) -> jax.A
     """
     check_order(order, "power")
     p, onehot = multiclass(probs, outcome, "power")
-    a = as_float(order).astype(p.dtype)
+    a = as_float(order, "order").astype(p.dtype)
     p_y = outcome_prob(p, onehot)
     return 1.0 + (a - 1.0) * jnp.sum(p**a, axis=-1) - a * p_y ** (a - 1.0)

@@ -39,7 +39,7 @@ def pseudospherical(probs: ArrayLike, outcome: ArrayLike, order: ArrayLike = 2.0
     """
     check_order(order, "pseudospherical")
     p, onehot = multiclass(probs, outcome, "pseudospherical")
-    a = as_float(order).astype(p.dtype)
+    a = as_float(order, "order").astype(p.dtype)
     # (p_y / ||p||_a)^(a-1) written as p_y^(a-1) ||p||_a^(1-a): at p_y = 0 the ratio form
     # multiplies the infinite derivative of x^(a-1) (a < 2) by 0 and gives NaN gradients.
     norm_pow = jnp.sum(p**a, axis=-1) ** ((1.0 - a) / a)

@@ -30,6 +30,26 @@ def _normalise(weights: list[float]) -> np.ndarray:
     return w / w.sum()
 
 
+def _check_flag(value: object, name: str, fn: str) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{fn}: {name} must be a bool; got {value!r}.")
+
+
+def _check_num_classes(num_classes: object, fn: str) -> None:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"{fn}: num_classes must be an integer >= 2; got {num_classes!r}.")
+
+
+def _check_shape(shape: object, fn: str) -> None:
+    dims = (shape,) if isinstance(shape, int | np.integer) else shape
+    if not isinstance(dims, tuple) or any(
+        isinstance(d, bool) or not isinstance(d, int | np.integer) or d < 0 for d in dims
+    ):
+        raise ValueError(
+            f"{fn}: shape must be None, a non-negative int or a tuple of them; got {shape!r}."
+        )
+
+
 def probability_vectors(num_classes: int, *, allow_zeros: bool = True) -> st.SearchStrategy:
     """Float64 arrays ``[num_classes]`` on the probability simplex.
 
@@ -42,8 +62,8 @@ def probability_vectors(num_classes: int, *, allow_zeros: bool = True) -> st.Sea
       allow_zeros: if False, every entry is > 0 (interior points only), for
         rules such as the log score that are infinite on the boundary.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}.")
+    _check_num_classes(num_classes, "probability_vectors")
+    _check_flag(allow_zeros, "allow_zeros", "probability_vectors")
     low = 0.0 if allow_zeros else 1e-12
     generic = st.floats(min_value=max(low, 1e-3), max_value=1.0)
     tiny = st.floats(min_value=max(low, 1e-12), max_value=1.0).map(lambda x: x**4)
@@ -65,6 +85,7 @@ def confidences(*, allow_boundary: bool = True) -> st.SearchStrategy:
     Includes 0, 1 and values within 1e-12 of them unless ``allow_boundary``
     is False (then (0, 1) only).
     """
+    _check_flag(allow_boundary, "allow_boundary", "confidences")
     if allow_boundary:
         edge = st.sampled_from([0.0, 1.0, 1e-12, 1 - 1e-12, 0.5])
         return st.one_of(st.floats(0.0, 1.0), edge)
@@ -75,11 +96,14 @@ def binary_outcomes(shape: int | tuple[int, ...] | None = None) -> st.SearchStra
     """Outcomes in {0, 1}: a Python int, or an int32 array of ``shape``."""
     if shape is None:
         return st.integers(0, 1)
+    _check_shape(shape, "binary_outcomes")
     return hnp.arrays(np.int32, shape, elements=st.integers(0, 1))
 
 
 def class_outcomes(num_classes: int, shape: int | tuple[int, ...] | None = None):
     """Class indices in ``[0, num_classes)``: an int, or an int32 array of ``shape``."""
+    _check_num_classes(num_classes, "class_outcomes")
     if shape is None:
         return st.integers(0, num_classes - 1)
+    _check_shape(shape, "class_outcomes")
     return hnp.arrays(np.int32, shape, elements=st.integers(0, num_classes - 1))

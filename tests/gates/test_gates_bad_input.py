@@ -119,7 +119,7 @@ def test_combinators():
         And()
     with pytest.raises(ValueError, match=r"Or needs at least one gate"):
         Or([])
-    with pytest.raises(TypeError, match=r"And \(each gate\) must be a gate"):
+    with pytest.raises(TypeError, match=r"And.gates \(each gate\) must be a gate"):
         And(AllOf(), 3)
     with pytest.raises(TypeError, match=r"Not\.gate must be a gate"):
         Not("AllOf")

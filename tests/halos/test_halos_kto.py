@@ -178,7 +178,7 @@ def test_bad_inputs_raise():
     pol, ref, lab, *_ = _batch()
     with pytest.raises(ValueError, match=r"reference_logps must have the shape of policy_logps"):
         halos.kto_loss(pol, ref[:-1], lab, 0.0)
-    with pytest.raises(ValueError, match=r"desirable must have shape \(12,\)"):
+    with pytest.raises(ValueError, match=r"desirable must have the shape of policy_logps \(12,\)"):
         halos.kto_loss(pol, ref, lab[:-1], 0.0)
     with pytest.raises(TypeError, match="desirable must be a boolean array"):
         halos.kto_loss(pol, ref, lab.astype(np.int32), 0.0)
