@@ -42,7 +42,7 @@ def plot_items(results: dict[str, Any], path: Path) -> Path:
     names = results["item_names"]
     groups = [("initial", results["initial_policy"], "tab:gray")]
     groups += [(arm, cells, COLORS[arm]) for arm, cells in results["arms"].items()]
-    fig, axes = new_figure(1, 1, width=8.0, height=3.6)
+    fig, axes = new_figure(1, 1, width=9.5, height=3.6)
     ax = axes[0, 0]
     width = 0.8 / len(groups)
     x = np.arange(len(names) + 1)
@@ -62,7 +62,7 @@ def plot_items(results: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel("pass rate, held-out prompts")
     ax.set_ylim(0, 1.05)
     ax.set_title("Rubric checks as judged, and gold (exact checker), final policies")
-    ax.legend(fontsize=8, ncol=len(groups))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3, axis="y")
     return save(fig, path, dpi=110)
 
