@@ -458,11 +458,7 @@ def reference_point_array(value: Any, name: str, size: int, fn: str) -> jax.Arra
     """A real scalar or a ``[B]`` array (``B = size``), as floats; finite when concrete."""
     if isinstance(value, str | bytes | bool) or value is None:
         raise TypeError(f"{fn}: {name} must be a real scalar or a [B] array; got {value!r}.")
-    if isinstance(value, list | tuple):
-        value = host_array(value, name, fn)
-    arr = jnp.asarray(value)
-    if not _is_real(arr.dtype):
-        raise TypeError(f"{fn}: {name} must hold real numbers; got dtype {arr.dtype}.")
+    arr = real_array(value, name, fn, allow_bool=False)
     if arr.shape not in ((), (size,)):
         raise ValueError(
             f"{fn}: {name} must be a scalar or have shape [B] = ({size},); got shape {arr.shape}."
@@ -470,8 +466,9 @@ def reference_point_array(value: Any, name: str, size: int, fn: str) -> jax.Arra
     return _finite_floats(value, arr, name, fn)
 
 
-def check_logits(logits: Any, name: str = "logits", ndim: int | None = None) -> None:
-    """Real-valued logits ``[..., C]`` (or exactly ``ndim`` dims), finite when concrete."""
+def check_logits(logits: Any, name: str = "logits", ndim: int | None = None) -> Any:
+    """Real-valued logits ``[..., C]`` (or exactly ``ndim`` dims), finite when concrete;
+    returns them (lists as numpy)."""
     logits = _python_to_host(logits, name)
     shape = _shape(logits)
     if ndim is not None and len(shape) != ndim:
@@ -479,19 +476,21 @@ def check_logits(logits: Any, name: str = "logits", ndim: int | None = None) -> 
     if len(shape) < 1 or shape[-1] < 1:
         raise ValueError(f"{name} must have shape [..., C] with C >= 1; got shape {shape}.")
     if not is_concrete(logits):
-        return
+        return logits
     arr = np.asarray(logits)
     if not _is_real(arr.dtype):
         raise TypeError(f"{name} must be a real-valued array; got dtype {arr.dtype}.")
     check_finite(arr, name)
+    return logits
 
 
 def check_probs(
     probs: Any, num_classes: int | None = None, name: str = "probs", atol: float = 1e-3
-) -> None:
+) -> Any:
     """Class probabilities ``[..., C]``: in [0, 1], rows summing to 1 within ``atol``.
 
     The default ``atol`` accepts probabilities from a float16/bfloat16 model head.
+    Returns them (lists as numpy).
     """
     probs = _python_to_host(probs, name)
     shape = _shape(probs)
@@ -503,24 +502,32 @@ def check_probs(
             f"matrix); got shape {shape}."
         )
     if not is_concrete(probs) or np.size(probs) == 0:
-        return
+        return probs
     check_unit(probs, name)
     check_rows_sum_to_one(np.asarray(probs), name, atol=atol)
+    return probs
 
 
 def check_labels(
-    labels: Any, num_classes: int, shape: tuple[int, ...] | None = None, name: str = "labels"
-) -> None:
-    """Integer class indices in ``[0, num_classes)``, optionally of a given shape."""
+    labels: Any,
+    num_classes: int,
+    shape: tuple[int, ...] | None = None,
+    name: str = "labels",
+    of: str = "",
+) -> Any:
+    """Integer class indices in ``[0, num_classes)``, optionally of a given shape (that of
+    the argument ``of``, named in the message); returns them (lists as numpy)."""
     labels = _python_to_host(labels, name)
     got = _shape(labels)
     if shape is not None and got != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}; got shape {got}.")
+        whose = f"the shape of {of} " if of else "shape "
+        raise ValueError(f"{name} must have {whose}{tuple(shape)}; got shape {got}.")
     dtype = np.dtype(labels.dtype) if hasattr(labels, "dtype") else np.asarray(labels).dtype
     if dtype.kind not in "iub":
         raise TypeError(f"{name} must hold integer class indices; got dtype {dtype}.")
     if is_concrete(labels):
         check_class_indices(np.asarray(labels), num_classes, name)
+    return labels
 
 
 def check_scores(scores: Any, name: str = "scores") -> np.ndarray:

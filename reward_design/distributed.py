@@ -224,6 +224,20 @@ def sharded_jit(
     return call
 
 
+def _is_array_leaf(leaf: Any) -> bool:
+    if isinstance(leaf, bool | int | float | jax.core.Tracer):
+        return True
+    dtype = getattr(leaf, "dtype", None)
+    try:
+        return (
+            dtype is not None
+            and np.dtype(dtype).kind in "biuf"
+            or (dtype is not None and jnp.issubdtype(dtype, jnp.floating))
+        )
+    except TypeError:
+        return False
+
+
 def _check_fn(fn: Any, owner: str) -> None:
     if not callable(fn):
         raise TypeError(f"{owner}: fn must be callable; got {fn!r}.")
@@ -279,6 +293,13 @@ def shard_map_step(
         # dataclasses with PartitionSpec leaves would run their checks on them.
         leaves, treedef = jax.tree_util.tree_flatten(args)
         owners = [i for i, a in enumerate(args) for _ in jax.tree_util.tree_leaves(a)]
+        for leaf, owner in zip(leaves, owners, strict=True):
+            if not _is_array_leaf(leaf):
+                raise TypeError(
+                    f"shard_map_step: argument {owner} of the step holds a leaf that is not an "
+                    f"array of numbers or booleans ({type(leaf).__name__}); every pytree leaf "
+                    "is split or replicated across the mesh."
+                )
         specs = tuple(
             PS() if owner in replicate or jnp.ndim(leaf) == 0 else PS(axis)
             for leaf, owner in zip(leaves, owners, strict=True)

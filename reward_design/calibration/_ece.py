@@ -94,7 +94,13 @@ def _check_probs(probs: ArrayLike, labels: ArrayLike, fn: str) -> tuple[jax.Arra
     if p.ndim != 2 or p.shape[1] < 2:
         raise ValueError(f"{fn}: probs must have shape [N, C] with C >= 2; got shape {p.shape}.")
     check_unit(probs, "probs", fn)
-    check_labels(labels, p.shape[1], shape=p.shape[:1], name=f"{fn}: labels")
+    check_labels(
+        labels,
+        p.shape[1],
+        shape=p.shape[:1],
+        name=f"{fn}: labels",
+        of="probs without the class axis",
+    )
     return p, jnp.asarray(labels)
 
 

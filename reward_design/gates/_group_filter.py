@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from reward_design._checks import check_scalar, is_concrete
+from reward_design._checks import check_scalar, is_concrete, real_array
 from reward_design._pytree import pytree_dataclass, static_field
 
 __all__ = ["GroupFilter"]
@@ -99,9 +99,10 @@ class GroupFilter:
           ValueError: for shapes other than ``[P, G]``; TypeError for
             non-boolean masks.
         """
-        r = jnp.asarray(rewards)
-        acc = jnp.asarray(accepted)
-        sig = acc if signal_mask is None else jnp.asarray(signal_mask)
+        fn = "GroupFilter"
+        r = real_array(rewards, "rewards", fn)
+        acc = real_array(accepted, "accepted", fn)
+        sig = acc if signal_mask is None else real_array(signal_mask, "signal_mask", fn)
         if r.ndim != 2:
             raise ValueError(
                 f"GroupFilter: rewards must have shape [P, G] (rank 2); got shape {r.shape}."

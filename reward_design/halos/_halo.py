@@ -104,6 +104,8 @@ class HALO:
     def __post_init__(self):
         object.__setattr__(self, "value", as_value_function(self.value))
         for name in ("beta", "desirable_weight", "undesirable_weight", "offset"):
+            if getattr(self, name) is None:
+                raise TypeError(f"HALO.{name} must be a real number; got None.")
             set_float_leaf(self, name, "HALO")
             leaf = getattr(self, name)
             if isinstance(leaf, np.ndarray) and leaf.ndim != 0:

@@ -239,6 +239,12 @@ class TextScorer:
         for value, name in ((objective, "objective"), (match, "match"), (parse, "parse")):
             if not callable(value):
                 raise TypeError(f"{name} must be callable; got {value!r}.")
+        if (
+            isinstance(invalid_reward, np.ndarray | jax.Array)
+            and invalid_reward.ndim == 0
+            and np.dtype(invalid_reward.dtype).kind in "iuf"
+        ):
+            invalid_reward = float(invalid_reward)
         if isinstance(invalid_reward, bool) or not isinstance(
             invalid_reward, (int, float, np.integer, np.floating)
         ):

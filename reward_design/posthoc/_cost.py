@@ -148,6 +148,8 @@ def cost_matrix_from_gain(gain: Any, *, regret: bool = False) -> jax.Array:
     Returns:
       ``[C, C]`` cost matrix.
     """
+    if not isinstance(regret, bool | np.bool_):
+        raise TypeError(f"cost_matrix_from_gain: regret must be a bool; got {regret!r}.")
     gain = validate_cost_matrix(gain, name="gain")
     if regret:
         return jnp.max(gain, axis=1, keepdims=True) - gain

@@ -47,7 +47,7 @@ def expected_cost(probs: Any, cost: Any, *, reject_cost: Any = None) -> jax.Arra
         probability vector (value checks only outside ``jax.jit``).
     """
     costs = _decision_costs(cost, reject_cost)
-    check_probs(probs, num_classes=costs.shape[0])
+    probs = check_probs(probs, num_classes=costs.shape[0])
     p = jnp.asarray(probs, dtype=costs.dtype)
     # Full float32 precision: on GPUs XLA's default matmul precision (TF32) errs by
     # ~1e-3, enough to flip decisions near the threshold. C x C is tiny anyway.
@@ -106,9 +106,10 @@ def realized_cost(decisions: Any, labels: Any, cost: Any, *, reject_cost: Any = 
     """
     costs = _decision_costs(cost, reject_cost)
     num_classes, num_decisions = costs.shape
-    shape = tuple(jnp.shape(labels))
-    check_labels(labels, num_classes, name="labels")
-    check_labels(decisions, num_decisions, shape=shape, name="decisions")
+    labels = check_labels(labels, num_classes, name="labels")
+    decisions = check_labels(
+        decisions, num_decisions, shape=tuple(jnp.shape(labels)), name="decisions", of="labels"
+    )
     # booleans are the class indices 0 and 1 (not a boolean mask)
     y = jnp.asarray(labels).astype(jnp.int32)
     d = jnp.asarray(decisions).astype(jnp.int32)

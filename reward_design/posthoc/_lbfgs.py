@@ -11,6 +11,8 @@ import jax.numpy as jnp
 import optax
 import optax.tree_utils as otu
 
+from reward_design._checks import check_count, scalar_hyper
+
 __all__ = ["LbfgsResult", "minimize_lbfgs"]
 
 
@@ -72,6 +74,8 @@ def minimize_lbfgs(
     ``max_iter`` iterations; the loop is a ``jax.lax.while_loop`` so the whole
     fit compiles once; ``data`` are passed as arguments, not baked-in constants.
     """
+    check_count(max_iter, "max_iter", "fit", 1)
+    tol = float(scalar_hyper(tol, "tol", "fit", low=0.0, low_open=True))
     run = _runner(fun, int(max_iter), float(tol))
     params, value, grad_norm, count = run(init_params, tuple(data))
     return LbfgsResult(params, value, grad_norm, jnp.asarray(count))

@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from reward_design._checks import check_logits, is_concrete
+from reward_design._checks import check_logits, scalar_hyper
 
 __all__ = ["proxy_tune"]
 
@@ -46,9 +46,10 @@ def proxy_tune(
       Proxy", arXiv 2401.08565.
     """
     names = ("base_logits", "expert_logits", "antiexpert_logits")
-    arrays = (base_logits, expert_logits, antiexpert_logits)
-    for name, value in zip(names, arrays, strict=True):
+    arrays = tuple(
         check_logits(value, name=name)
+        for name, value in zip(names, (base_logits, expert_logits, antiexpert_logits), strict=True)
+    )
     vocab = [jnp.shape(a)[-1] for a in arrays]
     if len(set(vocab)) != 1:
         raise ValueError(
@@ -64,9 +65,6 @@ def proxy_tune(
             + ", ".join(f"{n} {tuple(jnp.shape(a))}" for n, a in zip(names, arrays, strict=True))
             + "."
         ) from err
-    if jnp.ndim(alpha) != 0:
-        raise ValueError(f"alpha must be a scalar; got shape {jnp.shape(alpha)}.")
-    if is_concrete(alpha) and not bool(jnp.isfinite(jnp.asarray(alpha, dtype=float))):
-        raise ValueError(f"alpha must be finite; got {alpha!r}.")
+    alpha = scalar_hyper(alpha, "alpha", "proxy_tune")
     base, expert, anti = (jnp.asarray(a) for a in arrays)
     return jax.nn.log_softmax(base + alpha * (expert - anti), axis=-1)

@@ -31,7 +31,7 @@ def check_logits_labels(logits: Any, labels: Any, owner: str) -> tuple[jax.Array
         raise ValueError(
             f"{owner}.fit: logits must have shape [N, C] with N >= 1, C >= 2; got shape {(n, c)}."
         )
-    check_labels(labels, c, shape=(n,))
+    check_labels(labels, c, shape=(n,), of="logits without the class axis")
     return jnp.asarray(logits, dtype=jnp.float32), jnp.asarray(labels, dtype=jnp.int32)
 
 
@@ -90,7 +90,7 @@ class TemperatureScaling(BaseEstimator):
     def __call__(self, logits: Any) -> jax.Array:
         """Calibrated probabilities ``softmax(logits / T)``, ``[..., C]`` (jittable)."""
         check_is_fitted(self, "temperature_")
-        check_logits(logits)
+        logits = check_logits(logits)
         if jnp.shape(logits)[-1] != self.n_classes_:
             raise ValueError(
                 f"logits must have shape [..., {self.n_classes_}] (C seen in fit); "

@@ -79,7 +79,7 @@ class VectorScaling(BaseEstimator):
     def __call__(self, logits: Any) -> jax.Array:
         """Calibrated probabilities ``softmax(w_ * logits + b_)``, ``[..., C]`` (jittable)."""
         check_is_fitted(self, "w_")
-        check_logits(logits)
+        logits = check_logits(logits)
         if jnp.shape(logits)[-1] != self.n_classes_:
             raise ValueError(
                 f"logits must have shape [..., {self.n_classes_}] (C seen in fit); "

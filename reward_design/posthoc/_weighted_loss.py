@@ -68,10 +68,12 @@ def utility_weights(cost: Any) -> jax.Array:
 
 
 def _check(logits: Any, labels: Any, cost: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
-    check_logits(logits)
+    logits = check_logits(logits)
     num = jnp.shape(logits)[-1]
     cost = validate_cost_matrix(cost, num_classes=num)
-    check_labels(labels, num, shape=tuple(jnp.shape(logits)[:-1]))
+    labels = check_labels(
+        labels, num, shape=tuple(jnp.shape(logits)[:-1]), of="logits without the class axis"
+    )
     utility_weights(cost)  # eager sign check of the weights
     return jnp.asarray(logits), jnp.asarray(labels), cost
 

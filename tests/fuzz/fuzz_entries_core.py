@@ -215,7 +215,7 @@ def _multiclass_rule(name: str, order: bool = False) -> Entry:
         "outcome": Arr(lambda c: (c.N,), "index", 0, lambda c: c.C - 1),
     }
     if order:
-        params["order"] = Num(1.0, 4.0, low_open=True)
+        params["order"] = Num(1.01, 4.0)
     return Entry(f"scoring_rules.{name}", getattr(SR, name), params, check=_probs_check)
 
 

@@ -802,9 +802,9 @@ ENTRIES: list[Entry] = [
         "distributed.collective_mean",
         lambda x, weights: rd.distributed.shard_map_step(
             lambda x: jnp.broadcast_to(rd.distributed.collective_mean(x, "data", weights), x.shape)
-        )(jnp.asarray(x)),
+        )(x),
         {
-            "x": Arr(lambda c: (c.N,), "real"),
+            "x": Arr(lambda c: (c.N,), "real", names=("argument 0",)),
             "weights": Arr(lambda c: (c.N,), "unit", optional=True),
         },
         examples=(2, 6),

@@ -175,7 +175,7 @@ def test_bad_labels_and_decisions_raise():
         P.realized_cost(np.array([0, 3]), np.array([0, 1]), cost)
     # with a reject option decision C is allowed
     assert P.realized_cost(np.array([0, 3]), np.array([0, 1]), cost, reject_cost=1.0).shape == (2,)
-    with pytest.raises(ValueError, match=r"decisions must have shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"decisions must have the shape of labels \(2,\)"):
         P.realized_cost(np.array([0, 1, 2]), np.array([0, 1]), cost)
     with pytest.raises(TypeError, match="labels must hold integer"):
         P.realized_cost(np.array([0, 1]), np.array([0.0, 1.0]), cost)
