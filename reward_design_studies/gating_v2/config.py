@@ -1,8 +1,8 @@
 """The gating study's configuration (second version, on the LM lab).
 
 The defaults are the pre-registered full run (docs/studies/gating.md,
-"Pre-registered design"); ``quick`` changes only seeds, steps, evaluation
-spacing and compile options.
+"Pre-registered design"); ``quick`` changes only the seeds, the RL and
+warm-start steps, the evaluation spacing and the samples per held-out prompt.
 """
 
 from __future__ import annotations
