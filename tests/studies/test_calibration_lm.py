@@ -34,7 +34,7 @@ TINY = dict(
     eval_prompts=8,
     eval_samples=2,
     num_prompts=4,
-    group_size=4,
+    group_size=8,  # the answer-choice audit of the log reward fails at G = 4, 32 samples
     audit_samples=32,
     floor_draws=2,
     fast_compile=True,
