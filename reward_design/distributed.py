@@ -71,6 +71,8 @@ def default_mesh(axis: str = "data", devices: Any = None) -> Mesh:
     if devices is None:
         devs = np.asarray(jax.devices())
     else:
+        if isinstance(devices, jax.Device):
+            devices = [devices]
         items = list(devices) if isinstance(devices, list | tuple | np.ndarray) else None
         if not items or not all(isinstance(d, jax.Device) for d in np.ravel(np.asarray(items))):
             raise TypeError(
@@ -306,7 +308,16 @@ def shard_map_step(
         )
 
         def local(*local_leaves: Any) -> Any:
-            return fn(*jax.tree_util.tree_unflatten(treedef, local_leaves))
+            out = fn(*jax.tree_util.tree_unflatten(treedef, local_leaves))
+            for leaf in jax.tree_util.tree_leaves(out):
+                if jnp.ndim(leaf) == 0:
+                    raise ValueError(
+                        "shard_map_step: fn must return arrays split along P (rank >= 1, "
+                        f"[P_local, ...]); it returned a leaf of shape {jnp.shape(leaf)}. "
+                        "Return a batch statistic as shape [1] per shard, or compute it "
+                        "outside the step."
+                    )
+            return out
 
         mapped = jax.shard_map(
             local, mesh=mesh, in_specs=specs, out_specs=PS(axis), check_vma=False

@@ -801,7 +801,7 @@ ENTRIES: list[Entry] = [
     Entry(
         "distributed.collective_mean",
         lambda x, weights: rd.distributed.shard_map_step(
-            lambda x: jnp.broadcast_to(rd.distributed.collective_mean(x, "data", weights), x.shape)
+            lambda x: jnp.reshape(rd.distributed.collective_mean(x, "data", weights), (1,))
         )(x),
         {
             "x": Arr(lambda c: (c.N,), "real", names=("argument 0",)),
