@@ -22,7 +22,6 @@ What each argument accepts, and what an accepted input means: docs/scoring-rules
 "Input contract" (the shared rules: docs/concepts.md, "Input checks").
 """
 
-from reward_design._checks import validate_forecast as validate_forecast
 from reward_design.scoring_rules._audit import audit_confidence_reward as audit_confidence_reward
 from reward_design.scoring_rules._brier import brier as brier
 from reward_design.scoring_rules._brier import brier_binary as brier_binary
@@ -31,6 +30,7 @@ from reward_design.scoring_rules._estimator_audit import FixedPointTable as Fixe
 from reward_design.scoring_rules._estimator_audit import (
     estimator_fixed_points as estimator_fixed_points,
 )
+from reward_design.scoring_rules._forecast import validate_forecast as validate_forecast
 from reward_design.scoring_rules._log import log as log
 from reward_design.scoring_rules._log import log_binary as log_binary
 from reward_design.scoring_rules._power import power as power

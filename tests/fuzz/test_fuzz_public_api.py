@@ -23,6 +23,7 @@ import types
 import jax
 import pytest
 from fuzz_entries_core import ENTRIES as CORE
+from fuzz_entries_io import ENTRIES as IO
 from fuzz_entries_more import ENTRIES as MORE
 from fuzz_entries_more import EXEMPT
 from fuzz_kinds import CTX, FAST_CTX, Entry
@@ -31,7 +32,7 @@ from hypothesis import strategies as st
 
 import reward_design as rd
 
-ENTRIES = CORE + MORE
+ENTRIES = CORE + MORE + IO
 _PACKAGE = os.path.dirname(os.path.abspath(rd.__file__))
 
 settings.register_profile(
