@@ -1,8 +1,9 @@
-"""Forecasts and outcomes as the scoring rules compute with them (private).
+"""Forecasts and outcomes as the scoring rules compute with them, and `validate_forecast`.
 
-The argument checks are static (shapes and dtypes, ``reward_design._checks``),
-so they run under ``jax.jit`` too; the values are never checked here
-(`validate_forecast` does that eagerly).
+The rules' argument checks are static (shapes and dtypes, ``reward_design._checks``),
+so they run under ``jax.jit`` too; the values are never checked by the rules:
+`validate_forecast` (public as ``rd.scoring_rules.validate_forecast``) checks
+them eagerly, with the helpers of ``reward_design._checks``.
 """
 
 from __future__ import annotations
