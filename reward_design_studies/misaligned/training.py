@@ -200,6 +200,9 @@ def train_models(
             )
             done += config.chunk
             if on_chunk is not None:
+                # Dispatch is asynchronous: wait for the chunk, so that progress bars
+                # follow the computation rather than run ahead of it.
+                jax.block_until_ready(params)
                 on_chunk(config.chunk)
         out[target] = jax.tree_util.tree_map(np.asarray, params)
     return out
