@@ -288,7 +288,10 @@ def estimator_audit(
             first_bad = first_bad or (qi, "the confidence receives no gradient at all")
             continue
         roots = []  # (index, t): a stable zero between grid points index and index + 1
-        if d[0] < -gtol:
+        first = int(np.flatnonzero(np.abs(d) > gtol)[0])
+        if d[first] < -gtol:
+            # negative from the left end, or after a no-signal stretch there: the
+            # confidence drifts down to the left end, which is stable
             roots.append((0, 0.0))
         for j in range(len(d) - 1):
             if d[j] > gtol and d[j + 1] <= gtol:

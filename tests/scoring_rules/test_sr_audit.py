@@ -283,3 +283,18 @@ def test_audit_argument_errors_name_the_argument():
         SR.estimator_fixed_points(rlcr, "grpo", num_grid=1)
     with pytest.raises(ValueError, match="must be elementwise"):
         SR.audit_confidence_reward(lambda c, y: jnp.sum(c * y))
+
+
+def test_a_drift_that_starts_with_no_signal_then_turns_negative_settles_at_the_left_end():
+    # A clipped log score under Dr. GRPO at G = 4: at q = 0.05 the drift is ~0 for the
+    # lowest confidences (the clip) and negative above, so training settles at the left
+    # end. This used to find no stable zero and fail inside numpy ("argmin of an empty
+    # sequence").
+    def reward(c, y):
+        return y - rd.scoring_rules.log_binary(jnp.clip(c, 0.01, 0.99), y)
+
+    rep = rd.scoring_rules.audit_confidence_reward(
+        reward, "dr_grpo", group_size=4, num_samples=32, answer_choice=False
+    )
+    assert np.all(np.isfinite(rep.optimal_confidence))
+    assert rep.optimal_interval[0][0] < 0.05  # the left end is among the fixed points at q = 0.05
