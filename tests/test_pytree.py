@@ -53,7 +53,7 @@ def test_not_callable_names_the_argument():
         rd.compose(x=3)
     with pytest.raises(TypeError, match=r"^Gated\.gate must be a gate, gate\(rollouts\) -> "):
         rd.gates.Gated(0.5, INNER)
-    with pytest.raises(TypeError, match=r"^Or \(each gate\) must be a gate, .*; got 'a'\.$"):
+    with pytest.raises(TypeError, match=r"^Or\.gates \(each gate\) must be a gate, .*; got 'a'\.$"):
         rd.gates.Or(rd.gates.AllOf(), "a")
     with pytest.raises(TypeError, match=r"^HALO\.value must be a callable v\(z\) -> value; got 3"):
         halos.HALO(value=3.0)
