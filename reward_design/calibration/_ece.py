@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from reward_design._checks import check_binning, check_labels, check_unit
+from reward_design._checks import check_binning, check_labels, check_unit, real_array
 from reward_design.calibration._binning import _bins
 from reward_design.calibration._prepare import prepare
 
@@ -90,7 +90,7 @@ def maximum_calibration_error(
 
 
 def _check_probs(probs: ArrayLike, labels: ArrayLike, fn: str) -> tuple[jax.Array, jax.Array]:
-    p = jnp.asarray(probs)
+    p = real_array(probs, "probs", fn)
     if p.ndim != 2 or p.shape[1] < 2:
         raise ValueError(f"{fn}: probs must have shape [N, C] with C >= 2; got shape {p.shape}.")
     check_unit(probs, "probs", fn)
