@@ -76,8 +76,8 @@ def test_multidevice_checks_in_subprocess():
             "-q",
             "-p",
             "no:cacheprovider",
-            "-p",
-            "no:xdist",
+            "-n",
+            "0",  # in this process: the default run's `-n auto` would start workers
             str(here / "multidevice_checks.py"),
         ],
         env=env,
