@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reward_design_studies.harness.study import Study
+from reward_design_studies.harness.study import KeptSamples, Study
 
 from . import report
 from .config import CalibrationLMConfig, add_arguments
@@ -19,26 +19,21 @@ __all__ = ["DESCRIPTION", "STUDY", "run", "plot"]
 DESCRIPTION = "RLCR on a small Transformer LM: confidence written after the answer (calibration-lm)"
 
 # The held-out samples of the last `run`, for `plot`'s reliability diagrams (not in the JSON).
-_RAW: dict[str, Any] = {}
+_RAW = KeptSamples()
 
 
 def run(config: CalibrationLMConfig, progress: bool = False) -> dict[str, Any]:
     """Runs the study (`runner.run_study`); the results dict, JSON-ready."""
     from .runner import run_study
 
-    results = run_study(config, progress=progress, keep_raw=True)
-    raw = results.pop("raw_final")
-    _RAW.clear()
-    _RAW.update(results=results, raw=raw)
-    return results
+    return _RAW.keep(run_study(config, progress=progress, keep_raw=True), "raw_final")
 
 
 def plot(results: dict[str, Any], out_dir: Path) -> list[Path]:
     """The PNGs (`plots.make_plots`); reliability diagrams when ``results`` came from `run`."""
     from .plots import make_plots
 
-    raw = _RAW["raw"] if _RAW.get("results") is results else None
-    return make_plots(results, out_dir, raw=raw)
+    return make_plots(results, out_dir, raw=_RAW.get(results))
 
 
 STUDY = Study(

@@ -35,6 +35,7 @@ from reward_design_studies.harness.results import check_results, resolve_out_dir
 from reward_design_studies.harness.tables import print_table
 
 __all__ = [
+    "KeptSamples",
     "Study",
     "StudyOutput",
     "add_common_arguments",
@@ -50,6 +51,29 @@ def default_config_from_args(config_cls: type[StudyConfig], args: argparse.Names
     if getattr(args, "quick", False):
         return config_cls.quick(seeds)
     return config_cls.full(seeds)
+
+
+class KeptSamples:
+    """What a study's ``run`` keeps beside its results for its ``plot`` only.
+
+    The harness hands ``plot`` the results dict alone; samples too large for the
+    JSON (e.g. the pooled held-out predictions behind reliability diagrams) are
+    kept here by `keep` and given back by `get` for those same results only.
+    """
+
+    def __init__(self) -> None:
+        self._results: dict[str, Any] | None = None
+        self._samples: Any = None
+
+    def keep(self, results: dict[str, Any], key: str) -> dict[str, Any]:
+        """Moves ``results[key]`` here and returns ``results`` without it."""
+        self._samples = results.pop(key)
+        self._results = results
+        return results
+
+    def get(self, results: dict[str, Any]) -> Any:
+        """The samples kept with ``results`` (the same object), else None."""
+        return self._samples if self._results is results else None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -426,3 +426,14 @@ def test_cli_module_needs_the_studies_extra():
     out = run_python(code)
     assert out.returncode == 2
     assert "needs the 'studies' extra" in out.stderr and "mnist1d" in out.stderr
+
+
+def test_kept_samples_go_back_only_with_the_same_results():
+    from reward_design_studies.harness.study import KeptSamples
+
+    kept = KeptSamples()
+    results = {"arms": {}, "raw_final": [1, 2, 3]}
+    assert kept.keep(results, "raw_final") is results
+    assert "raw_final" not in results
+    assert kept.get(results) == [1, 2, 3]
+    assert kept.get({"arms": {}}) is None  # equal but another dict: not its samples
