@@ -63,27 +63,36 @@ def audit_arm(spec: ArmSpec, config: CalibrationConfig, q_grid: np.ndarray) -> d
         # the answer-choice check (added after this study) is in docs/studies/calibration.md.
         answer_choice=False,
     )
-    interval = np.asarray(under.optimal_interval, dtype=float)
     return {
-        "calibrated": bool(under.calibrated),
-        "weakly_calibrated": bool(under.weakly_calibrated),
-        "accuracy_preserving": bool(under.accuracy_preserving),
-        "summary": under.summary,
-        "q": np.asarray(under.q, dtype=float).tolist(),
-        "optimal_confidence": np.asarray(under.optimal_confidence, dtype=float).tolist(),
+        **fixed_point_record(under),
+        "estimator": spec.estimator,
+        "group_size": spec.group_size,
+        "exploration": config.audit_exploration,
+        "expected_reward": verdict_record(plain),
+    }
+
+
+def verdict_record(report: Any) -> dict[str, Any]:
+    """An audit report's verdicts and summary, JSON-ready."""
+    return {
+        "calibrated": bool(report.calibrated),
+        "weakly_calibrated": bool(report.weakly_calibrated),
+        "accuracy_preserving": bool(report.accuracy_preserving),
+        "summary": report.summary,
+    }
+
+
+def fixed_point_record(report: Any) -> dict[str, Any]:
+    """`verdict_record` plus the predicted confidence per ``q``, JSON-ready."""
+    interval = np.asarray(report.optimal_interval, dtype=float)
+    return {
+        **verdict_record(report),
+        "q": np.asarray(report.q, dtype=float).tolist(),
+        "optimal_confidence": np.asarray(report.optimal_confidence, dtype=float).tolist(),
         "optimal_interval": interval.tolist(),
         # Correctness alone: the update of the confidence is zero everywhere, so every
         # confidence is a fixed point and training cannot be compared with one number.
         "any_confidence_is_optimal": bool(np.all(interval[:, 1] - interval[:, 0] > 0.5)),
-        "estimator": spec.estimator,
-        "group_size": spec.group_size,
-        "exploration": config.audit_exploration,
-        "expected_reward": {
-            "calibrated": bool(plain.calibrated),
-            "weakly_calibrated": bool(plain.weakly_calibrated),
-            "accuracy_preserving": bool(plain.accuracy_preserving),
-            "summary": plain.summary,
-        },
     }
 
 

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from reward_design_studies.calibration.audit import fixed_point_record, verdict_record
 from reward_design_studies.harness.progress import progress as progress_bars
 from reward_design_studies.harness.results import run_metadata
 from reward_design_studies.harness.stats import metric_summary, paired_difference_ci
@@ -95,25 +96,12 @@ def audit_arm(spec: ArmSpec, config: CalibrationLMConfig) -> dict[str, Any]:
         q=_Q_GRID,
         num_samples=config.audit_samples,
     )
-    interval = np.asarray(under.optimal_interval, dtype=float)
     return {
-        "calibrated": bool(under.calibrated),
-        "weakly_calibrated": bool(under.weakly_calibrated),
-        "accuracy_preserving": bool(under.accuracy_preserving),
-        "summary": under.summary,
-        "q": np.asarray(under.q, dtype=float).tolist(),
-        "optimal_confidence": np.asarray(under.optimal_confidence, dtype=float).tolist(),
-        "optimal_interval": interval.tolist(),
-        "any_confidence_is_optimal": bool(np.all(interval[:, 1] - interval[:, 0] > 0.5)),
+        **fixed_point_record(under),
         "estimator": spec.estimator,
         "group_size": config.group_size,
         "audited_as": "brier (same expected reward in c)" if spec.denoise else spec.name,
-        "expected_reward": {
-            "calibrated": bool(plain.calibrated),
-            "weakly_calibrated": bool(plain.weakly_calibrated),
-            "accuracy_preserving": bool(plain.accuracy_preserving),
-            "summary": plain.summary,
-        },
+        "expected_reward": verdict_record(plain),
     }
 
 
