@@ -325,9 +325,21 @@ def check_binning(num_bins: int, strategy: str, fn: str) -> None:
 # --- array arguments ---------------------------------------------------------------
 
 
-def host_array(value: Any, name: str, fn: str) -> np.ndarray:
-    """A Python list/tuple (or scalar) as a numpy array; ragged nesting raises ValueError."""
+def host_array(value: Any, name: str, fn: str) -> np.ndarray | jax.Array:
+    """A Python list/tuple (or scalar) as an array; ragged nesting raises ValueError.
+
+    A numpy array, unless the list holds JAX arrays (e.g. tracers: a list argument
+    inside ``jit`` or ``shard_map`` reaches the function as a list of traced
+    scalars), which numpy cannot convert; then a JAX array.
+    """
     try:
+        if isinstance(value, list | tuple) and any(
+            isinstance(leaf, jax.Array) for leaf in jax.tree_util.tree_leaves(value)
+        ):
+            try:
+                return jnp.asarray(value)
+            except TypeError as err:  # jax: "Cannot concatenate arrays with shapes ..."
+                raise ValueError(str(err)) from err
         return np.asarray(value)
     except ValueError as err:  # numpy: "inhomogeneous shape"
         raise ValueError(

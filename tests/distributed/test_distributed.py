@@ -106,3 +106,18 @@ def test_padding_leaves_gate_statistics_unchanged():
     assert set(a) == set(b)
     for key in a:
         np.testing.assert_allclose(a[key], b[key], rtol=1e-6, err_msg=key)
+
+
+def test_collective_mean_takes_a_list_argument_inside_shard_map():
+    # A list passed to a shard_map_step function arrives as a list of traced scalars,
+    # which numpy cannot convert (found by the fuzz suite's long profile).
+    def step(x, w):
+        return jax.numpy.reshape(dist.collective_mean(x, "data", w), (1,))
+
+    x, w = [1.0, 3.0, 4.0], [1.0, 0.0, 1.0]
+    got = dist.shard_map_step(step)(x, w)
+    np.testing.assert_allclose(got, [np.average(x, weights=w)], rtol=1e-6)
+    got = dist.shard_map_step(lambda x: step(x, None))([2.0, 5.0])
+    np.testing.assert_allclose(got, [3.5], rtol=1e-6)
+    with pytest.raises(ValueError, match="x must be a rectangular array"):
+        dist.shard_map_step(lambda x: step(x, None))([[0.0], [1.0, 2.0]])

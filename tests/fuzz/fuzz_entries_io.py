@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from fuzz_entries_core import RolloutsKind, check_output
@@ -332,10 +331,6 @@ ENTRIES: list[Entry] = [
             "weights": Arr(lambda c: (c.N,), "unit", optional=True),
         },
         examples=(2, 6),
-        # KNOWN BUG, open: the long profile found valid x = [0.0] (a list, one element, no
-        # weights) raising jax's TracerArrayConversionError inside shard_map_step; not yet
-        # diagnosed. Accepted here so that it is tracked in the closing note, not hidden.
-        other_errors=(jax.errors.TracerArrayConversionError,),
     ),
     Entry(
         "distributed.rollouts_from_process_local",
