@@ -21,7 +21,12 @@ from itertools import repeat
 
 import numpy as np
 
-from reward_design.integrations._matching import as_text, exact_match, normalize_answer
+from reward_design.integrations._matching import (
+    _ARTICLE_WORDS,
+    as_text,
+    exact_match,
+    normalize_answer,
+)
 
 __all__ = ["parse_answer_confidence", "extract_tag", "parse_confidence"]
 
@@ -244,6 +249,18 @@ def _parse_many(
                         add_answer(answer)
                     elif answer == truth:  # equal strings match under any normalisation
                         add_verdict(1)
+                    elif (
+                        type(truth) is str
+                        and answer.isascii()
+                        and answer.isalnum()
+                        and truth.isascii()
+                        and truth.isalnum()
+                        and (lowered := answer.lower()) not in _ARTICLE_WORDS
+                    ):
+                        # Letters and digits only (a number, one word): normalize_answer
+                        # only lower-cases them (a lone article becomes "", which the
+                        # answer is not), so exact_match is a comparison of lower cases.
+                        add_verdict(1 if lowered == truth.lower() else 0)
                     else:
                         # exact_match(answer, truth), once per distinct answer to the
                         # same ground truth (completions of a prompt come together).

@@ -425,3 +425,25 @@ def test_numeric_match():
     assert not numeric_match("1e-6", "0")
     # Equivalent to math.isclose on the parsed numbers.
     assert numeric_match("3.0000001", "3") == math.isclose(3.0000001, 3.0, rel_tol=1e-6)
+
+
+_WORDS = st.sampled_from(["a", "A", "an", "The", "the", "x", "X", "42", "042", "Paris", "paris"])
+_ANSWERISH = st.one_of(
+    _WORDS,
+    st.text(alphabet="aAnNtThHeE0123456789 .,é²", max_size=6),
+    st.builds(lambda a, b: a + b, _WORDS, _WORDS),
+)
+
+
+@given(st.lists(st.tuples(_ANSWERISH, _ANSWERISH), min_size=1, max_size=12))
+@settings(max_examples=300)
+def test_batch_verdicts_equal_exact_match_on_words_cases_and_articles(pairs):
+    # The batch parser's shortcut for letters-and-digits answers (lower-case
+    # comparison) against exact_match's full SQuAD normalisation.
+    from reward_design.integrations._parsing import NO_ANSWER, _parse_many
+
+    texts = [f"<answer>{a}</answer><confidence>0.5</confidence>" for a, _ in pairs]
+    truths = [t for _, t in pairs]
+    _, _, verdicts = _parse_many(texts, truths)
+    expected = [NO_ANSWER if not a.strip() else int(exact_match(a.strip(), t)) for a, t in pairs]
+    assert verdicts.tolist() == expected
