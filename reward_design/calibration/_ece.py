@@ -27,6 +27,12 @@ def _gaps(c, y, w, num_bins: int, strategy: str):
     return counts, gap
 
 
+def _ece(c, y, w, num_bins: int, strategy: str) -> jax.Array:
+    """``sum_k (n_k / N) |acc_k - conf_k|`` of prepared inputs (see `prepare`)."""
+    counts, gap = _gaps(c, y, w, num_bins, strategy)
+    return jnp.sum(counts * gap) / jnp.sum(counts)
+
+
 def expected_calibration_error(
     confidence: ArrayLike,
     correct: ArrayLike,
@@ -64,8 +70,7 @@ def expected_calibration_error(
     """
     check_binning(num_bins, strategy, "expected_calibration_error")
     c, y, w = prepare(confidence, correct, mask, "expected_calibration_error")
-    counts, gap = _gaps(c, y, w, num_bins, strategy)
-    return jnp.sum(counts * gap) / jnp.sum(counts)
+    return _ece(c, y, w, num_bins, strategy)
 
 
 def maximum_calibration_error(
@@ -170,7 +175,6 @@ def classwise_calibration_error(
     w = w.astype(dtype)
 
     def one(pk, yk):
-        counts, gap = _gaps(pk, yk, w, num_bins, strategy)
-        return jnp.sum(counts * gap) / jnp.sum(counts)
+        return _ece(pk, yk, w, num_bins, strategy)
 
     return jnp.mean(jax.vmap(one, in_axes=(1, 1))(p, onehot))
