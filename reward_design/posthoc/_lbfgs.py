@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -10,10 +11,11 @@ import jax
 import jax.numpy as jnp
 import optax
 import optax.tree_utils as otu
+from sklearn.exceptions import ConvergenceWarning
 
 from reward_design._checks import check_count, scalar_hyper
 
-__all__ = ["LbfgsResult", "minimize_lbfgs"]
+__all__ = ["LbfgsResult", "minimize_lbfgs", "warn_unconverged"]
 
 
 class LbfgsResult(NamedTuple):
@@ -79,3 +81,19 @@ def minimize_lbfgs(
     run = _runner(fun, int(max_iter), float(tol))
     params, value, grad_norm, count = run(init_params, tuple(data))
     return LbfgsResult(params, value, grad_norm, jnp.asarray(count))
+
+
+def warn_unconverged(
+    res: LbfgsResult, owner: str, max_iter: int, tol: float, why: str = ""
+) -> None:
+    """A ``ConvergenceWarning`` from ``owner.fit`` if the gradient norm is not below ``tol``.
+
+    ``why`` is appended to the message (e.g. ``"; separable data drive T to 0"``).
+    """
+    if not float(res.grad_norm) < tol:
+        warnings.warn(
+            f"{owner} did not converge in {max_iter} iterations "
+            f"(gradient norm {float(res.grad_norm):.3g}){why}.",
+            ConvergenceWarning,
+            stacklevel=3,  # the caller of fit
+        )

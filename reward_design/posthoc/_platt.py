@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import jax
@@ -11,11 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from reward_design._checks import check_scores, host_array
-from reward_design.posthoc._lbfgs import minimize_lbfgs
+from reward_design.posthoc._lbfgs import minimize_lbfgs, warn_unconverged
 
 __all__ = ["PlattScaling", "check_binary_targets"]
 
@@ -97,13 +95,7 @@ class PlattScaling(BaseEstimator):
             max_iter=self.max_iter,
             tol=self.tol,
         )
-        if not float(res.grad_norm) < self.tol:
-            warnings.warn(
-                f"PlattScaling did not converge in {self.max_iter} iterations "
-                f"(gradient norm {float(res.grad_norm):.3g}).",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        warn_unconverged(res, "PlattScaling", self.max_iter, self.tol)
         a_std, b_std = (float(v) for v in np.asarray(res.params, dtype=np.float64))
         self.a_ = a_std / scale
         self.b_ = b_std - a_std * loc / scale

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from reward_design._checks import check_labels, check_logits
-from reward_design.posthoc._lbfgs import minimize_lbfgs
+from reward_design.posthoc._lbfgs import minimize_lbfgs, warn_unconverged
 
 __all__ = ["TemperatureScaling"]
 
 
-def _nll(params: jax.Array, logits: jax.Array, labels: jax.Array) -> jax.Array:
-    logp = jax.nn.log_softmax(logits * jnp.exp(-params), axis=-1)
+def softmax_nll(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Mean negative log-likelihood ``mean_n -log softmax(logits_n)_{y_n}``."""
+    logp = jax.nn.log_softmax(logits, axis=-1)
     return -jnp.mean(jnp.take_along_axis(logp, labels[:, None], axis=-1))
+
+
+def _nll(params: jax.Array, logits: jax.Array, labels: jax.Array) -> jax.Array:
+    return softmax_nll(logits * jnp.exp(-params), labels)
 
 
 def check_logits_labels(logits: Any, labels: Any, owner: str) -> tuple[jax.Array, jax.Array]:
@@ -33,6 +36,17 @@ def check_logits_labels(logits: Any, labels: Any, owner: str) -> tuple[jax.Array
         )
     check_labels(labels, c, shape=(n,), of="logits without the class axis")
     return jnp.asarray(logits, dtype=jnp.float32), jnp.asarray(labels, dtype=jnp.int32)
+
+
+def check_fitted_logits(logits: Any, n_classes: int) -> jax.Array:
+    """Checks for ``__call__(logits [..., C])`` with the C seen in fit; returns a JAX array."""
+    logits = check_logits(logits)
+    if jnp.shape(logits)[-1] != n_classes:
+        raise ValueError(
+            f"logits must have shape [..., {n_classes}] (C seen in fit); "
+            f"got shape {tuple(jnp.shape(logits))}."
+        )
+    return jnp.asarray(logits)
 
 
 class TemperatureScaling(BaseEstimator):
@@ -74,13 +88,9 @@ class TemperatureScaling(BaseEstimator):
         res = minimize_lbfgs(
             _nll, jnp.zeros((), jnp.float32), z, y, max_iter=self.max_iter, tol=self.tol
         )
-        if not float(res.grad_norm) < self.tol:
-            warnings.warn(
-                f"TemperatureScaling did not converge in {self.max_iter} iterations "
-                f"(gradient norm {float(res.grad_norm):.3g}); separable data drive T to 0.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        warn_unconverged(
+            res, "TemperatureScaling", self.max_iter, self.tol, "; separable data drive T to 0"
+        )
         self.temperature_ = float(jnp.exp(res.params))
         self.n_classes_ = int(z.shape[1])
         self.n_iter_ = int(res.num_iter)
@@ -90,10 +100,5 @@ class TemperatureScaling(BaseEstimator):
     def __call__(self, logits: Any) -> jax.Array:
         """Calibrated probabilities ``softmax(logits / T)``, ``[..., C]`` (jittable)."""
         check_is_fitted(self, "temperature_")
-        logits = check_logits(logits)
-        if jnp.shape(logits)[-1] != self.n_classes_:
-            raise ValueError(
-                f"logits must have shape [..., {self.n_classes_}] (C seen in fit); "
-                f"got shape {tuple(jnp.shape(logits))}."
-            )
-        return jax.nn.softmax(jnp.asarray(logits) / self.temperature_, axis=-1)
+        z = check_fitted_logits(logits, self.n_classes_)
+        return jax.nn.softmax(z / self.temperature_, axis=-1)

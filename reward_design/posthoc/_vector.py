@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from reward_design._checks import check_logits
-from reward_design.posthoc._lbfgs import minimize_lbfgs
-from reward_design.posthoc._temperature import check_logits_labels
+from reward_design.posthoc._lbfgs import minimize_lbfgs, warn_unconverged
+from reward_design.posthoc._temperature import (
+    check_fitted_logits,
+    check_logits_labels,
+    softmax_nll,
+)
 
 __all__ = ["VectorScaling"]
 
 
 def _nll(params: dict, logits: jax.Array, labels: jax.Array) -> jax.Array:
-    logp = jax.nn.log_softmax(logits * params["w"] + params["b"], axis=-1)
-    return -jnp.mean(jnp.take_along_axis(logp, labels[:, None], axis=-1))
+    return softmax_nll(logits * params["w"] + params["b"], labels)
 
 
 class VectorScaling(BaseEstimator):
@@ -61,13 +61,7 @@ class VectorScaling(BaseEstimator):
         c = z.shape[1]
         init = {"w": jnp.ones((c,), jnp.float32), "b": jnp.zeros((c,), jnp.float32)}
         res = minimize_lbfgs(_nll, init, z, y, max_iter=self.max_iter, tol=self.tol)
-        if not float(res.grad_norm) < self.tol:
-            warnings.warn(
-                f"VectorScaling did not converge in {self.max_iter} iterations "
-                f"(gradient norm {float(res.grad_norm):.3g}).",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        warn_unconverged(res, "VectorScaling", self.max_iter, self.tol)
         b = np.asarray(res.params["b"], dtype=np.float64)
         self.w_ = np.asarray(res.params["w"], dtype=np.float64)
         self.b_ = b - b.mean()
@@ -79,12 +73,6 @@ class VectorScaling(BaseEstimator):
     def __call__(self, logits: Any) -> jax.Array:
         """Calibrated probabilities ``softmax(w_ * logits + b_)``, ``[..., C]`` (jittable)."""
         check_is_fitted(self, "w_")
-        logits = check_logits(logits)
-        if jnp.shape(logits)[-1] != self.n_classes_:
-            raise ValueError(
-                f"logits must have shape [..., {self.n_classes_}] (C seen in fit); "
-                f"got shape {tuple(jnp.shape(logits))}."
-            )
-        z = jnp.asarray(logits)
+        z = check_fitted_logits(logits, self.n_classes_)
         w = jnp.asarray(self.w_, dtype=z.dtype if z.dtype.kind == "f" else jnp.float32)
         return jax.nn.softmax(z * w + jnp.asarray(self.b_, dtype=w.dtype), axis=-1)
