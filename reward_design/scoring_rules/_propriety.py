@@ -391,40 +391,29 @@ def _check(rule, q_np, c_np, binary, rtol, min_distance, refine_rounds, num_prop
     scale = float(np.max(np.abs(finite))) if finite.size else 1.0
     tol = rtol * scale
 
+    def best_refined(gap_allowed, min_dist, seed_):
+        """Per truth, the candidate with the least gap, refined at distance >= min_dist."""
+        best = np.argmin(gap_allowed, axis=1)
+        p0 = c_np[best]
+        g0 = gap_allowed[np.arange(len(q_np)), best]
+        return _refine(
+            rule,
+            q,
+            jnp.asarray(e_true),
+            jnp.asarray(p0, q.dtype),
+            jnp.asarray(g0),
+            min_dist,
+            refine_rounds,
+            num_proposals,
+            seed_,
+            jit,
+        )
+
     # violations: best report per truth, refined
-    best = np.argmin(gap, axis=1)
-    p0 = c_np[best]
-    g0 = gap[np.arange(len(q_np)), best]
-    p_v, g_v = _refine(
-        rule,
-        q,
-        jnp.asarray(e_true),
-        jnp.asarray(p0, q.dtype),
-        jnp.asarray(g0),
-        0.0,
-        refine_rounds,
-        num_proposals,
-        seed,
-        jit,
-    )
+    p_v, g_v = best_refined(gap, 0.0, seed)
     # ties: best report at distance >= min_distance, refined under that constraint
     far = np.max(np.abs(c_np[None, :, :] - q_np[:, None, :]), axis=-1) >= min_distance
-    gap_far = np.where(far, gap, np.inf)
-    best_far = np.argmin(gap_far, axis=1)
-    p1 = c_np[best_far]
-    g1 = gap_far[np.arange(len(q_np)), best_far]
-    p_t, g_t = _refine(
-        rule,
-        q,
-        jnp.asarray(e_true),
-        jnp.asarray(p1, q.dtype),
-        jnp.asarray(g1),
-        min_distance,
-        refine_rounds,
-        num_proposals,
-        seed + 1,
-        jit,
-    )
+    p_t, g_t = best_refined(np.where(far, gap, np.inf), min_distance, seed + 1)
 
     violation = np.maximum(-g_v, 0.0)
     worst = int(np.argmax(violation))
