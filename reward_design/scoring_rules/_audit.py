@@ -145,7 +145,6 @@ def audit_confidence_reward(
         return expected_reward_audit(reward_fn, grid, num_confidences, rtol, tol)
 
     # the one-answer audit, then the answer-choice audit on the same table
-    check_policy_model(group_size, exploration, num_samples, "audit_confidence_reward")
     success_grid(q)  # checked before the table is computed
     table = estimator_fixed_points(
         reward_fn,
