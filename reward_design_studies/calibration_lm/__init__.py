@@ -38,8 +38,7 @@ References:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from reward_design_studies.harness.study import lazy_exports
 
 from .config import CalibrationLMConfig
 from .study import DESCRIPTION, STUDY
@@ -67,14 +66,4 @@ _LAZY = {
     "make_plots": "plots",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import sys
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ __all__ = [
     "add_common_arguments",
     "default_config_from_args",
     "execute",
+    "lazy_exports",
     "run_study",
 ]
 
@@ -51,6 +53,29 @@ def default_config_from_args(config_cls: type[StudyConfig], args: argparse.Names
     if getattr(args, "quick", False):
         return config_cls.quick(seeds)
     return config_cls.full(seeds)
+
+
+def lazy_exports(module_name: str, lazy: dict[str, str]) -> tuple[Callable, Callable]:
+    """A package's ``__getattr__`` and ``__dir__`` for names imported on first use.
+
+    ``lazy`` maps a public name to the submodule that defines it; the first
+    access imports that submodule and keeps the value in the package. Use
+    ``__getattr__, __dir__ = lazy_exports(__name__, _LAZY)`` after ``__all__``:
+    the package's import stays light (no JAX, no matplotlib).
+    """
+    module = sys.modules[module_name]
+
+    def __getattr__(name: str) -> Any:
+        if name in lazy:
+            value = getattr(importlib.import_module(f"{module_name}.{lazy[name]}"), name)
+            setattr(module, name, value)
+            return value
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(module)) | set(module.__all__))
+
+    return __getattr__, __dir__
 
 
 class KeptSamples:
