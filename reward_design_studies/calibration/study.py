@@ -9,10 +9,7 @@ every study package to build its parser.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from reward_design_studies.harness.study import KeptSamples, Study
+from reward_design_studies.harness.study import Study, run_keeping_samples
 
 from . import report
 from .config import CalibrationConfig, add_arguments
@@ -21,22 +18,9 @@ __all__ = ["DESCRIPTION", "STUDY", "run", "plot"]
 
 DESCRIPTION = "RLCR: binary vs Brier vs log confidence rewards in a GRPO loop (calibration)"
 
-# The held-out samples of the last `run`, for `plot`'s reliability diagrams (not in the JSON).
-_RAW = KeptSamples()
-
-
-def run(config: CalibrationConfig, progress: bool = False) -> dict[str, Any]:
-    """Runs the study (`runner.run_study` with the audit); the results dict, JSON-ready."""
-    from .runner import run_study
-
-    return _RAW.keep(run_study(config, progress=progress, keep_raw=True), "raw_final")
-
-
-def plot(results: dict[str, Any], out_dir: Path) -> list[Path]:
-    """The PNGs (`plots.make_plots`); reliability diagrams when ``results`` came from `run`."""
-    from .plots import make_plots
-
-    return make_plots(results, out_dir, raw=_RAW.get(results))
+# `runner.run_study` with the held-out samples kept aside (not in the JSON) for
+# `plots.make_plots`' reliability diagrams; the two modules are imported on first call.
+run, plot = run_keeping_samples(__package__)
 
 
 STUDY = Study(

@@ -43,6 +43,7 @@ __all__ = [
     "default_config_from_args",
     "execute",
     "lazy_exports",
+    "run_keeping_samples",
     "run_study",
 ]
 
@@ -99,6 +100,29 @@ class KeptSamples:
     def get(self, results: dict[str, Any]) -> Any:
         """The samples kept with ``results`` (the same object), else None."""
         return self._samples if self._results is results else None
+
+
+def run_keeping_samples(package: str, key: str = "raw_final") -> tuple[Callable, Callable]:
+    """A study's ``run`` and ``plot`` when its plots need samples kept out of the JSON.
+
+    ``run(config, progress)`` returns ``<package>.runner.run_study(config,
+    progress=progress, keep_raw=True)`` with ``results[key]`` kept aside
+    (`KeptSamples`); ``plot(results, out_dir)`` returns
+    ``<package>.plots.make_plots(results, out_dir, raw=...)`` with those
+    samples for the results of the last ``run`` (None for other results).
+    Both submodules are imported on first call.
+    """
+    kept = KeptSamples()
+
+    def run(config: StudyConfig, progress: bool = False) -> dict[str, Any]:
+        runner = importlib.import_module(f"{package}.runner")
+        return kept.keep(runner.run_study(config, progress=progress, keep_raw=True), key)
+
+    def plot(results: dict[str, Any], out_dir: Path) -> list[Path]:
+        plots = importlib.import_module(f"{package}.plots")
+        return plots.make_plots(results, out_dir, raw=kept.get(results))
+
+    return run, plot
 
 
 @dataclasses.dataclass(frozen=True)
