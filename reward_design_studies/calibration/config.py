@@ -7,6 +7,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reward_design_studies.harness.config import StudyConfig
+from reward_design_studies.harness.study import default_config_from_args
 
 if TYPE_CHECKING:
     from .environment import GaussianMixtureTask
@@ -131,9 +132,7 @@ class CalibrationConfig(StudyConfig):
             overrides.update(
                 brier_weights=(1.0,), estimators=(cls.estimator,), group_sizes=(cls.group_size,)
             )
-        seeds = getattr(args, "seeds", None)
-        seeds = None if seeds is None else int(seeds)
-        base = cls.quick(seeds) if getattr(args, "quick", False) else cls.full(seeds)
+        base = default_config_from_args(cls, args)
         return base.replace(**overrides) if overrides else base
 
     def task(self) -> GaussianMixtureTask:

@@ -7,6 +7,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from reward_design_studies.harness.config import StudyConfig, check_int
+from reward_design_studies.harness.study import config_with_steps_from_args
 
 if TYPE_CHECKING:
     from reward_design_studies.lm import MixtureTask, Policy
@@ -129,12 +130,7 @@ class CalibrationLMConfig(StudyConfig):
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> CalibrationLMConfig:
         """The configuration of ``reward-design reproduce calibration-lm`` (see `add_arguments`)."""
-        seeds = getattr(args, "seeds", None)
-        seeds = None if seeds is None else int(seeds)
-        base = cls.quick(seeds) if getattr(args, "quick", False) else cls.full(seeds)
-        if getattr(args, "steps", None) is not None:
-            base = base.replace(steps=int(args.steps))
-        return base
+        return config_with_steps_from_args(cls, args)
 
     def task(self) -> MixtureTask:
         """The configured task."""

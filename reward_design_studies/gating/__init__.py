@@ -56,6 +56,7 @@ from reward_design_studies.gating.config import add_arguments as _add_v1_argumen
 from reward_design_studies.gating.config import config_from_args as _v1_config_from_args
 from reward_design_studies.gating_v2.config import GatingV2Config as GatingV2Config
 from reward_design_studies.harness import Study
+from reward_design_studies.harness.study import default_config_from_args
 
 __all__ = ["ARMS", "DESCRIPTION", "GatingConfig", "GatingV2Config", "STUDY", "run_study"]
 
@@ -124,10 +125,7 @@ def _config_from_args(args: argparse.Namespace) -> GatingConfig | GatingV2Config
     """``--environment``, ``--quick``, ``--seeds`` and ``--steps`` as a config."""
     if getattr(args, "environment", "v2") == "v1":
         return _v1_config_from_args(args)
-    seeds = getattr(args, "seeds", None)
-    config = (
-        GatingV2Config.quick(seeds) if getattr(args, "quick", False) else GatingV2Config.full(seeds)
-    )
+    config = default_config_from_args(GatingV2Config, args)
     steps = getattr(args, "steps", None)
     if steps is None:
         return config

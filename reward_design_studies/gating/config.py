@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any, ClassVar
 
 from reward_design_studies.harness.config import StudyConfig, check_int
+from reward_design_studies.harness.study import config_with_steps_from_args
 
 __all__ = ["ARMS", "GatingConfig", "arm_name", "add_arguments", "config_from_args"]
 
@@ -116,8 +117,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> GatingConfig:
     """``--quick``, ``--seeds`` and ``--steps`` as a `GatingConfig`."""
-    seeds = getattr(args, "seeds", None)
-    quick = getattr(args, "quick", False)
-    config = GatingConfig.quick(seeds) if quick else GatingConfig.full(seeds)
-    steps = getattr(args, "steps", None)
-    return config if steps is None else config.replace(steps=steps)
+    return config_with_steps_from_args(GatingConfig, args)

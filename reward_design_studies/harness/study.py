@@ -40,6 +40,7 @@ __all__ = [
     "Study",
     "StudyOutput",
     "add_common_arguments",
+    "config_with_steps_from_args",
     "default_config_from_args",
     "execute",
     "lazy_exports",
@@ -54,6 +55,13 @@ def default_config_from_args(config_cls: type[StudyConfig], args: argparse.Names
     if getattr(args, "quick", False):
         return config_cls.quick(seeds)
     return config_cls.full(seeds)
+
+
+def config_with_steps_from_args(config_cls: type[StudyConfig], args: argparse.Namespace):
+    """`default_config_from_args`, with ``steps`` replaced by ``--steps`` when it is given."""
+    config = default_config_from_args(config_cls, args)
+    steps = getattr(args, "steps", None)
+    return config if steps is None else config.replace(steps=steps)
 
 
 def lazy_exports(module_name: str, lazy: dict[str, str]) -> tuple[Callable, Callable]:

@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any, ClassVar
 
 from reward_design_studies.harness.config import StudyConfig, check_int
+from reward_design_studies.harness.study import config_with_steps_from_args
 
 __all__ = ["LossAversionConfig", "add_arguments", "config_from_args", "kto_arm"]
 
@@ -147,8 +148,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> LossAversionConfig:
     """``--quick``, ``--seeds`` and ``--steps`` as a `LossAversionConfig`."""
-    seeds = getattr(args, "seeds", None)
-    quick = getattr(args, "quick", False)
-    config = LossAversionConfig.quick(seeds) if quick else LossAversionConfig.full(seeds)
-    steps = getattr(args, "steps", None)
-    return config if steps is None else config.replace(steps=steps)
+    return config_with_steps_from_args(LossAversionConfig, args)
