@@ -5,22 +5,44 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from reward_design_studies.harness.plots import new_figure, plot_cells, save
-from reward_design_studies.harness.stats import metric_summary
+from reward_design_studies.harness.stats import curve_summaries
 
-__all__ = ["HEADLINE", "make_plots"]
+__all__ = ["HEADLINE", "make_plots", "confidence_axes", "reliability_diagrams"]
 
 HEADLINE = ("binary", "brier", "log")
 COLORS = {"binary": "tab:red", "brier": "tab:blue", "log": "tab:green"}
 _DPI = 110
 
 
-def _step_cells(per_seed: list[list[float]]) -> list[dict[str, Any]]:
-    """``[S, E]`` per-seed values -> one `metric_summary` cell per evaluation step."""
-    arr = np.asarray(per_seed, dtype=float)
-    return [metric_summary(arr[:, e].tolist()) for e in range(arr.shape[1])]
+def confidence_axes(ax: Any, xlabel: str, legend_size: str) -> None:
+    """Labels, unit limits, grid and legend of a panel of stated confidence against q."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("mean stated confidence")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+
+
+def reliability_diagrams(
+    raw: dict[str, Any], names: tuple[str, ...], num_bins: int, out: Path
+) -> list[Path]:
+    """``reliability_<name>.png`` per arm name (`rd.calibration.reliability_diagram`).
+
+    ``raw`` is ``{arm: (confidence, correct)}`` pooled over seeds.
+    """
+    from reward_design.calibration import reliability_diagram
+
+    paths = []
+    for name in names:
+        conf, correct = raw[name]
+        path = out / f"reliability_{name}.png"
+        reliability_diagram(
+            conf, correct, path, num_bins=num_bins, title=f"{name} (held-out, all seeds)"
+        )
+        paths.append(path)
+    return paths
 
 
 def _curves(results: dict[str, Any], path: Path) -> Path:
@@ -28,7 +50,7 @@ def _curves(results: dict[str, Any], path: Path) -> Path:
     for name in HEADLINE:
         c = results["curves"][name]
         for ax, metric in zip(axes[0], ("accuracy", "ece", "mean_confidence"), strict=True):
-            cells = _step_cells(c[metric]["per_seed"])
+            cells = curve_summaries(c[metric]["per_seed"])
             plot_cells(ax, c["step"], cells, name, {"color": COLORS[name]})
     bayes = results["reference"]["bayes_accuracy"]
     axes[0, 0].axhline(bayes, color="0.4", linestyle=":", label=f"Bayes accuracy {bayes:.2f}")
@@ -88,12 +110,7 @@ def _estimators(results: dict[str, Any], path: Path) -> Path:
                     label=f"audit c*(q) G={g}",
                 )
         ax.set_title(f"correct + Brier, {est}")
-        ax.set_xlabel("known success probability q of the answer")
-        ax.set_ylabel("mean stated confidence")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="x-small")
+        confidence_axes(ax, "known success probability q of the answer", "x-small")
     fig.suptitle("does the estimator decide calibration? trained confidence vs audit prediction")
     return save(fig, path, dpi=_DPI)
 
@@ -105,12 +122,7 @@ def _confidence_vs_q(results: dict[str, Any], path: Path) -> Path:
     for name in HEADLINE:
         d = results["confidence_by_q"][name]
         ax.plot(d["q_mean"], d["confidence_mean"], marker="o", color=COLORS[name], label=name)
-    ax.set_xlabel("known success probability q of the sampled answer")
-    ax.set_ylabel("mean stated confidence")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    confidence_axes(ax, "known success probability q of the sampled answer", "small")
     ax.set_title("stated confidence vs the truth (held-out)")
     return save(fig, path, dpi=_DPI)
 
@@ -133,14 +145,5 @@ def make_plots(
         _estimators(results, out / "estimators.png"),
     ]
     if raw:
-        from reward_design.calibration import reliability_diagram
-
-        bins = results["config"]["num_bins"]
-        for name in HEADLINE:
-            conf, correct = raw[name]
-            path = out / f"reliability_{name}.png"
-            reliability_diagram(
-                conf, correct, path, num_bins=bins, title=f"{name} (held-out, all seeds)"
-            )
-            paths.append(path)
+        paths += reliability_diagrams(raw, HEADLINE, results["config"]["num_bins"], out)
     return paths

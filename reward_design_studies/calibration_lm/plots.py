@@ -7,8 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from reward_design_studies.calibration.plots import (
+    HEADLINE,
+    confidence_axes,
+    reliability_diagrams,
+)
 from reward_design_studies.harness.plots import new_figure, plot_cells, save
-from reward_design_studies.harness.stats import metric_summary
+from reward_design_studies.harness.stats import curve_summaries
 
 __all__ = ["make_plots"]
 
@@ -25,20 +30,14 @@ COLORS = {
 _DPI = 110
 
 
-def _step_cells(per_seed: list[list[float]]) -> list[dict[str, Any]]:
-    arr = np.asarray(per_seed, dtype=float)
-    return [metric_summary(arr[:, e].tolist()) for e in range(arr.shape[1])]
-
-
 def _curves(results: dict[str, Any], path: Path) -> Path:
     metrics = ("accuracy", "ece", "mean_confidence", "overconfidence")
     fig, axes = new_figure(1, 4, width=4.2, height=3.8)
     for name in CURVE_ARMS:
         c = results["curves"][name]
         for ax, metric in zip(axes[0], metrics, strict=True):
-            plot_cells(
-                ax, c["step"], _step_cells(c[metric]["per_seed"]), name, {"color": COLORS[name]}
-            )
+            cells = curve_summaries(c[metric]["per_seed"])
+            plot_cells(ax, c["step"], cells, name, {"color": COLORS[name]})
     bayes = results["reference"]["bayes_accuracy"]
     axes[0, 0].axhline(bayes, color="0.4", linestyle=":", label=f"Bayes {bayes:.2f}")
     axes[0, 3].axhline(0.0, color="0.4", linestyle=":")
@@ -61,12 +60,7 @@ def _confidence_vs_q(results: dict[str, Any], path: Path) -> Path:
     ax.plot(d0["q_mean"], d0["confidence_mean"], color="0.3", linestyle="--", label="start")
     for name, d in results["confidence_by_q"].items():
         ax.plot(d["q_mean"], d["confidence_mean"], marker="o", color=COLORS.get(name), label=name)
-    ax.set_xlabel("known success probability q of the answer given")
-    ax.set_ylabel("mean stated confidence")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small")
+    confidence_axes(ax, "known success probability q of the answer given", "x-small")
     ax.set_title("stated confidence vs the truth (held-out)")
     return save(fig, path, dpi=_DPI)
 
@@ -121,17 +115,5 @@ def make_plots(
         _diagnostics(results, out / "diagnostics.png"),
     ]
     if raw:
-        from reward_design.calibration import reliability_diagram
-
-        for name in ("binary", "brier", "log"):
-            conf, correct = raw[name]
-            p = out / f"reliability_{name}.png"
-            reliability_diagram(
-                conf,
-                correct,
-                p,
-                num_bins=results["config"]["num_bins"],
-                title=f"{name} (held-out, all seeds)",
-            )
-            paths.append(p)
+        paths += reliability_diagrams(raw, HEADLINE, results["config"]["num_bins"], out)
     return paths

@@ -21,6 +21,7 @@ import numpy as np
 __all__ = [
     "mean_ci",
     "metric_summary",
+    "curve_summaries",
     "paired_difference_ci",
     "bootstrap_ci",
     "summarise_arms",
@@ -66,6 +67,12 @@ def metric_summary(per_seed: Sequence[float], level: float = 0.95) -> dict[str, 
         "ci95": [ci["low"], ci["high"]],
         "per_seed": [float(v) for v in per_seed],
     }
+
+
+def curve_summaries(per_seed: Sequence[Sequence[float]]) -> list[dict[str, Any]]:
+    """A curve's ``[S, E]`` per-seed values -> one `metric_summary` per evaluation."""
+    arr = np.asarray(per_seed, dtype=float)
+    return [metric_summary(arr[:, e].tolist()) for e in range(arr.shape[1])]
 
 
 def paired_difference_ci(
