@@ -22,6 +22,9 @@ __all__ = [
     "reference_line",
     "table",
     "headline",
+    "confidence_levels",
+    "audit_cells",
+    "ece_at_accuracy",
 ]
 
 METRIC_COLUMNS = {
@@ -36,9 +39,10 @@ METRIC_COLUMNS = {
 """Metric -> column of the metrics table (the Brier decomposition is its last column)."""
 
 _PICK = (2, 5, 8)  # q bins centred on 0.25, 0.55, 0.85
+_HEADLINE = ("binary", "brier", "log")
 
 
-def _levels(values: list[Any]) -> str:
+def confidence_levels(values: list[Any]) -> str:
     """``"a/b/c"``: the values at q = .25/.55/.85 (``nan`` where a bin is empty)."""
     out = []
     for i in _PICK:
@@ -47,7 +51,7 @@ def _levels(values: list[Any]) -> str:
     return "/".join(out)
 
 
-def _audit_cells(audit: Mapping[str, Any] | None) -> tuple[str, str]:
+def audit_cells(audit: Mapping[str, Any] | None) -> tuple[str, str]:
     """``(calibrated / accuracy-preserving, predicted c*(q))`` cells of one arm's audit."""
     if not audit:
         return "-", "-"
@@ -55,7 +59,7 @@ def _audit_cells(audit: Mapping[str, Any] | None) -> tuple[str, str]:
     flags = f"{yes[audit['calibrated']]} / {yes[audit['accuracy_preserving']]}"
     if audit["any_confidence_is_optimal"]:
         return flags, "any"
-    return flags, _levels(audit["optimal_confidence"])
+    return flags, confidence_levels(audit["optimal_confidence"])
 
 
 def metrics_table(results: Mapping[str, Any], digits: int = 3) -> str:
@@ -84,8 +88,8 @@ def audit_table(results: Mapping[str, Any]) -> str:
     rows = []
     for name in results["arms"]:
         spec = results["arm_specs"][name]
-        flags, predicted = _audit_cells(results.get("audit", {}).get(name))
-        trained = _levels(results["confidence_by_q"][name]["confidence_mean"])
+        flags, predicted = audit_cells(results.get("audit", {}).get(name))
+        trained = confidence_levels(results["confidence_by_q"][name]["confidence_mean"])
         rows.append([name, spec["estimator"], spec["group_size"], flags, predicted, trained])
     return markdown_table(header, rows)
 
@@ -110,13 +114,21 @@ def table(results: Mapping[str, Any]) -> str:
 def headline(results: Mapping[str, Any]) -> str:
     """One line: ECE and accuracy of the headline arms binary / brier / log."""
     arms = results["arms"]
-    names = [n for n in ("binary", "brier", "log") if n in arms]
+    spec = results["arm_specs"][next(n for n in _HEADLINE if n in arms)]
+    return (
+        f"{ece_at_accuracy(arms)} "
+        f"({spec['estimator']}, G = {spec['group_size']}, {results['config']['seeds']} seeds)"
+    )
+
+
+def ece_at_accuracy(arms: Mapping[str, Any]) -> str:
+    """``"binary / brier / log: ECE a / b / c at accuracy d / e / f"``: the arms' means.
+
+    The headline arms binary, brier and log, those of them in ``arms``.
+    """
+    names = [n for n in _HEADLINE if n in arms]
 
     def means(metric: str) -> str:
         return " / ".join(f"{arms[n][metric]['mean']:.2f}" for n in names)
 
-    spec = results["arm_specs"][names[0]]
-    return (
-        f"{' / '.join(names)}: ECE {means('ece')} at accuracy {means('accuracy')} "
-        f"({spec['estimator']}, G = {spec['group_size']}, {results['config']['seeds']} seeds)"
-    )
+    return f"{' / '.join(names)}: ECE {means('ece')} at accuracy {means('accuracy')}"

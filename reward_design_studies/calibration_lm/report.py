@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import textwrap
 from collections.abc import Mapping
 from typing import Any
 
+from reward_design_studies.calibration.report import (
+    audit_cells,
+    confidence_levels,
+    ece_at_accuracy,
+)
 from reward_design_studies.harness.tables import format_cell, markdown_table
 
 __all__ = ["METRIC_COLUMNS", "DIAGNOSTIC_COLUMNS", "table", "headline"]
@@ -29,15 +33,6 @@ DIAGNOSTIC_COLUMNS = {
     "conf_slope_on_q": "slope of c on q",
     "ece_late_change": "ECE last quarter",
 }
-_PICK = (2, 5, 8)  # q bins centred on 0.25, 0.55, 0.85
-
-
-def _levels(values: list[Any]) -> str:
-    out = []
-    for i in _PICK:
-        v = values[i]
-        out.append("nan" if v is None or not math.isfinite(v) else f"{v:.2f}")
-    return "/".join(out)
 
 
 def _rows(results: Mapping[str, Any], columns: Mapping[str, str]) -> list[list[Any]]:
@@ -56,13 +51,11 @@ def audit_table(results: Mapping[str, Any]) -> str:
         "c*(q) at q=.25/.55/.85",
         "trained c at q=.25/.55/.85",
     ]
-    yes = {True: "yes", False: "no"}
     rows = []
     for name in results["arms"]:
         a = results["audit"][name]
-        predicted = "any" if a["any_confidence_is_optimal"] else _levels(a["optimal_confidence"])
-        trained = _levels(results["confidence_by_q"][name]["confidence_mean"])
-        flags = f"{yes[a['calibrated']]} / {yes[a['accuracy_preserving']]}"
+        flags, predicted = audit_cells(a)
+        trained = confidence_levels(results["confidence_by_q"][name]["confidence_mean"])
         rows.append([name, a["estimator"], flags, predicted, trained])
     return markdown_table(header, rows)
 
@@ -97,15 +90,9 @@ def table(results: Mapping[str, Any]) -> str:
 
 def headline(results: Mapping[str, Any]) -> str:
     """ECE and accuracy of binary / brier / log, and binary's confidence drift."""
-    arms = results["arms"]
-    names = [n for n in ("binary", "brier", "log") if n in arms]
-
-    def means(metric: str) -> str:
-        return " / ".join(f"{arms[n][metric]['mean']:.2f}" for n in names)
-
     drift = results["comparisons"]["binary: final - start"]["mean_confidence"]
     return (
-        f"{' / '.join(names)}: ECE {means('ece')} at accuracy {means('accuracy')}; binary's mean "
+        f"{ece_at_accuracy(results['arms'])}; binary's mean "
         f"confidence moved {format_cell(drift, 3, signed=True)} from the start "
         f"(dr_grpo, G = {results['config']['group_size']}, {results['config']['seeds']} seeds)"
     )
