@@ -21,7 +21,14 @@ from .arms import ArmSpec, family_objective
 if TYPE_CHECKING:
     from .config import CalibrationConfig
 
-__all__ = ["reward_fn", "audit_arm", "compare_with_training"]
+__all__ = [
+    "reward_fn",
+    "audit_arm",
+    "compare_with_training",
+    "with_trained_confidence",
+    "verdict_record",
+    "fixed_point_record",
+]
 
 
 def reward_fn(spec: ArmSpec, config: CalibrationConfig) -> Callable:
@@ -99,11 +106,27 @@ def fixed_point_record(report: Any) -> dict[str, Any]:
 def compare_with_training(
     audit: dict[str, Any], by_q: dict[str, Any], q_grid: np.ndarray
 ) -> dict[str, Any]:
-    """A copy of ``audit`` with the trained confidence per ``q`` bin and its gaps.
+    """`with_trained_confidence`, plus the trained confidence's gap to ``q`` itself.
 
-    ``by_q`` is the arm's `metrics.confidence_by_q`. The gaps are averaged
-    over the bins with samples, weighted by their counts; the gap to the
-    prediction is ``None`` when every confidence is optimal (correctness alone).
+    ``by_q`` is the arm's `metrics.confidence_by_q`; the gap is averaged like
+    the gap to the prediction.
+    """
+    out = with_trained_confidence(audit, by_q)
+    trained = np.asarray(by_q["confidence_mean"], dtype=float)
+    w = np.asarray(by_q["count"], dtype=float)
+    ok = np.isfinite(trained) & (w > 0)
+    out["mean_abs_gap_trained_vs_q"] = float(
+        np.average(np.abs(trained[ok] - q_grid[ok]), weights=w[ok])
+    )
+    return out
+
+
+def with_trained_confidence(audit: dict[str, Any], by_q: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``audit`` with the trained confidence per ``q`` bin and its gap to c*(q).
+
+    ``by_q`` is the arm's ``confidence_by_q``. The gap is averaged over the
+    bins with samples, weighted by their counts; it is ``None`` when every
+    confidence is optimal (correctness alone) or no bin has a sample.
     """
     out = dict(audit)
     trained = np.asarray(by_q["confidence_mean"], dtype=float)
@@ -113,10 +136,7 @@ def compare_with_training(
     out["trained_confidence"] = trained.tolist()
     out["mean_abs_gap_trained_vs_predicted"] = (
         None
-        if out["any_confidence_is_optimal"]
+        if out["any_confidence_is_optimal"] or not ok.any()
         else float(np.average(np.abs(trained[ok] - pred[ok]), weights=w[ok]))
-    )
-    out["mean_abs_gap_trained_vs_q"] = float(
-        np.average(np.abs(trained[ok] - q_grid[ok]), weights=w[ok])
     )
     return out

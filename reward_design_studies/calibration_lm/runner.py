@@ -14,7 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from reward_design_studies.calibration.audit import fixed_point_record, verdict_record
+from reward_design_studies.calibration.audit import (
+    fixed_point_record,
+    verdict_record,
+    with_trained_confidence,
+)
 from reward_design_studies.harness.progress import progress as progress_bars
 from reward_design_studies.harness.results import run_metadata
 from reward_design_studies.harness.stats import metric_summary, paired_difference_ci
@@ -103,21 +107,6 @@ def audit_arm(spec: ArmSpec, config: CalibrationLMConfig) -> dict[str, Any]:
         "audited_as": "brier (same expected reward in c)" if spec.denoise else spec.name,
         "expected_reward": verdict_record(plain),
     }
-
-
-def _with_training(audit: dict[str, Any], by_q: dict[str, Any]) -> dict[str, Any]:
-    out = dict(audit)
-    trained = np.asarray(by_q["confidence_mean"], dtype=float)
-    pred = np.asarray(out["optimal_confidence"])
-    w = np.asarray(by_q["count"], dtype=float)
-    ok = np.isfinite(trained) & (w > 0)
-    out["trained_confidence"] = trained.tolist()
-    out["mean_abs_gap_trained_vs_predicted"] = (
-        None
-        if out["any_confidence_is_optimal"] or not ok.any()
-        else float(np.average(np.abs(trained[ok] - pred[ok]), weights=w[ok]))
-    )
-    return out
 
 
 def _late_change(curve: dict[str, Any]) -> list[float]:
@@ -240,7 +229,7 @@ def run_study(
         key = (spec.brier, spec.log, spec.bonus, spec.estimator)
         if key not in audit_cache:
             audit_cache[key] = audit_arm(spec, config)
-        audits[name] = _with_training(audit_cache[key], by_q[name])
+        audits[name] = with_trained_confidence(audit_cache[key], by_q[name])
     t_eval = time.time() - t0 - t_warm - t_train
     config_dict = config.to_dict()
     start_cells = {m: metric_summary(v) for m, v in {**start, **start_head}.items()}
