@@ -23,9 +23,9 @@ from reward_design_studies.gating.objectives import make_objective
 from reward_design_studies.gating.rubric import ITEM_NAMES, ITEM_WEIGHTS
 from reward_design_studies.gating.training import TrainConfig, Trainer, get_trainer
 from reward_design_studies.harness import (
-    arms_table,
-    comparisons_table,
+    arms_and_comparisons,
     format_cell,
+    p_value_text,
     progress,
     run_metadata,
 )
@@ -193,13 +193,7 @@ def table(results: dict[str, Any]) -> str:
         f"gating: rubric as gate vs rubric as dense reward ({len(cfg['arms'])} arms, "
         f"{cfg['seeds']} seeds, {cfg['steps']} steps).\nCells: mean [95% CI] over seeds."
     )
-    parts = [title, arms_table(results, TABLE_METRICS)]
-    if results["comparisons"]:
-        parts += [
-            "Paired differences (same seeds):",
-            comparisons_table(results, _TABLE_COMPARISONS),
-        ]
-    return "\n\n".join(parts)
+    return arms_and_comparisons(results, title, TABLE_METRICS, _TABLE_COMPARISONS)
 
 
 def headline(results: dict[str, Any]) -> str:
@@ -209,9 +203,8 @@ def headline(results: dict[str, Any]) -> str:
         arm = next(iter(results["arms"]))
         return f"final gold of {arm}: {format_cell(results['arms'][arm]['gold'])}"
     gold = comparison["gold"]
-    p = gold.get("p_value")
-    p_text = "" if p is None or p != p else f" (p={p:.2g})"
     return (
-        f"final gold, gated_floor - dense (e=0): {format_cell(gold, signed=True)}{p_text}; "
+        f"final gold, gated_floor - dense (e=0): {format_cell(gold, signed=True)}"
+        f"{p_value_text(gold)}; "
         f"dense {format_cell(results['arms']['dense']['gold'])}"
     )

@@ -19,11 +19,11 @@ from reward_design_studies.gating_v2 import rubric
 from reward_design_studies.gating_v2.config import ARMS, GatingV2Config
 from reward_design_studies.gating_v2.task import SumTask
 from reward_design_studies.harness import (
-    arms_table,
+    arms_and_comparisons,
     compare_arms,
-    comparisons_table,
     format_cell,
     metric_summary,
+    p_value_text,
     progress,
     run_metadata,
     summarise_arms,
@@ -228,10 +228,7 @@ def table(results: dict[str, Any]) -> str:
         f"{cfg['seeds']} seeds, {cfg['steps']} steps.\n"
         "Held-out prompts, final policy; cells: mean [95% CI] over seeds."
     )
-    parts = [title, arms_table(results, TABLE_METRICS)]
-    if results["comparisons"]:
-        parts += ["Paired differences (same seeds):", comparisons_table(results, COMPARED_METRICS)]
-    return "\n\n".join(parts)
+    return arms_and_comparisons(results, title, TABLE_METRICS, COMPARED_METRICS)
 
 
 def headline(results: dict[str, Any]) -> str:
@@ -242,10 +239,9 @@ def headline(results: dict[str, Any]) -> str:
         arm = next(iter(arms))
         return f"held-out gold of {arm}: {format_cell(arms[arm]['gold'])}"
     gold = comparison["gold"]
-    p = gold.get("p_value")
-    p_text = "" if p is None or p != p else f" (p={p:.2g})"
     return (
-        f"held-out gold, gated_floor - dense: {format_cell(gold, signed=True)}{p_text}; "
+        f"held-out gold, gated_floor - dense: {format_cell(gold, signed=True)}"
+        f"{p_value_text(gold)}; "
         f"dense gold {format_cell(arms['dense']['gold'])}, "
         f"exploit {format_cell(arms['dense']['exploit_rate'])}"
     )

@@ -26,10 +26,12 @@ from reward_design_studies.harness.study import StudyOutput as StudyOutput
 from reward_design_studies.harness.study import add_common_arguments as add_common_arguments
 from reward_design_studies.harness.study import execute as execute
 from reward_design_studies.harness.study import run_study as run_study
+from reward_design_studies.harness.tables import arms_and_comparisons as arms_and_comparisons
 from reward_design_studies.harness.tables import arms_table as arms_table
 from reward_design_studies.harness.tables import comparisons_table as comparisons_table
 from reward_design_studies.harness.tables import format_cell as format_cell
 from reward_design_studies.harness.tables import markdown_table as markdown_table
+from reward_design_studies.harness.tables import p_value_text as p_value_text
 from reward_design_studies.harness.tables import print_table as print_table
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "StudyConfig",
     "StudyOutput",
     "add_common_arguments",
+    "arms_and_comparisons",
     "arms_table",
     "bootstrap_ci",
     "check_results",
@@ -48,6 +51,7 @@ __all__ = [
     "markdown_table",
     "mean_ci",
     "metric_summary",
+    "p_value_text",
     "paired_difference_ci",
     "print_table",
     "progress",

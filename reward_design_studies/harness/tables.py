@@ -4,7 +4,8 @@
 the lines would be wider than ``max_width`` it splits the columns into
 several tables, each repeating the key columns (the first ``key_columns``).
 `arms_table` and `comparisons_table` build the usual tables of a results
-file from its cells; `print_table` prints one to the terminal.
+file from its cells (`arms_and_comparisons`: both under a title);
+`print_table` prints one to the terminal.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ __all__ = [
     "markdown_table",
     "arms_table",
     "comparisons_table",
+    "arms_and_comparisons",
+    "p_value_text",
     "print_table",
 ]
 
@@ -180,6 +183,27 @@ def comparisons_table(
         for name in names
     ]
     return markdown_table(["comparison", *metrics], rows, digits=digits, max_width=max_width)
+
+
+def arms_and_comparisons(
+    results: Mapping[str, Any], title: str, metrics: Sequence[str], compared: Sequence[str]
+) -> str:
+    """``title``, the `arms_table` of ``metrics``, then the paired differences of ``compared``.
+
+    The paired differences (`comparisons_table`, under "Paired differences
+    (same seeds):") only when ``results`` has comparisons; parts are separated
+    by a blank line.
+    """
+    parts = [title, arms_table(results, metrics)]
+    if results["comparisons"]:
+        parts += ["Paired differences (same seeds):", comparisons_table(results, compared)]
+    return "\n\n".join(parts)
+
+
+def p_value_text(cell: Mapping[str, Any]) -> str:
+    """``" (p=0.012)"`` for a `stats.paired_difference_ci` cell; ``""`` without a p-value or NaN."""
+    p = cell.get("p_value")
+    return "" if p is None or p != p else f" (p={p:.2g})"
 
 
 def print_table(markdown: str, file: TextIO | None = None) -> None:
