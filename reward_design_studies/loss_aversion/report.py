@@ -12,19 +12,12 @@ from reward_design_studies.harness.tables import (
     format_cell,
     markdown_table,
 )
+from reward_design_studies.loss_aversion.metrics import METRICS
 
 __all__ = ["TABLE_METRICS", "table", "headline", "headline_comparison"]
 
-TABLE_METRICS = (
-    "gold_utility",
-    "sophistry_rate",
-    "probe_accuracy",
-    "accuracy",
-    "ece",
-    "approval",
-    "persuasion_rate",
-    "answer_rate",
-)
+TABLE_METRICS = METRICS
+"""The arms table's columns: every metric (`metrics.METRICS`)."""
 _COMPARED = ("gold_utility", "sophistry_rate", "probe_accuracy", "accuracy")
 
 
