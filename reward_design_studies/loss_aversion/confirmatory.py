@@ -41,12 +41,12 @@ from reward_design_studies.harness import (
     paired_difference_ci,
     read_json,
     run_metadata,
-    write_json,
 )
 from reward_design_studies.loss_aversion import metrics as M
 from reward_design_studies.loss_aversion.config import LossAversionConfig, kto_arm
 from reward_design_studies.loss_aversion.data import prepare, stack_feedback
 from reward_design_studies.loss_aversion.environment import Rater
+from reward_design_studies.loss_aversion.exploratory import write_outputs
 from reward_design_studies.loss_aversion.policy import logits
 from reward_design_studies.loss_aversion.study import POSTHOC
 from reward_design_studies.loss_aversion.training import TrainSettings, kto_objective, train_runs
@@ -418,10 +418,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("seeds >= 100 are the confirmatory ones: commit the pre-registration first.")
     config = LossAversionConfig.full(args.seeds).replace(seed_offset=args.seed_offset)
     res = run(config)
-    out = Path(args.out)
-    write_json(out / "confirmatory.json", res)
-    (out / "confirmatory.md").write_text(table(res) + "\n", encoding="utf-8")
-    print(table(res))
+    write_outputs(args.out, "confirmatory", res, table(res))
 
 
 if __name__ == "__main__":

@@ -166,16 +166,21 @@ def table(res: dict) -> str:
     return "\n\n".join(parts)
 
 
+def write_outputs(out: str | Path, stem: str, res: dict, text: str) -> None:
+    """Writes ``res`` as ``<out>/<stem>.json`` and ``text`` as ``<stem>.md``; prints ``text``."""
+    out = Path(out)
+    write_json(out / f"{stem}.json", res)
+    (out / f"{stem}.md").write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--out", default="benchmarks/results/loss_aversion/exploratory")
     args = parser.parse_args()
     res = run(args.seeds)
-    out = Path(args.out)
-    write_json(out / "exploratory.json", res)
-    (out / "exploratory.md").write_text(table(res) + "\n", encoding="utf-8")
-    print(table(res))
+    write_outputs(args.out, "exploratory", res, table(res))
 
 
 if __name__ == "__main__":
