@@ -299,3 +299,33 @@ def test_without_the_extra_bench_shows_the_stub():
     )
     out = run_python(code)
     assert out.returncode == 2 and "'studies' extra" in out.stderr
+
+
+def test_reduction_forms_script_compares_the_library_with_its_dot_twin():
+    # benchmarks/reduction_forms.py times GRPO's group sums as jnp.sum and as
+    # r @ ones(G): its plain twin must be rd.advantages.grpo exactly (else the
+    # timing would compare more than the form), its dot form equal to rounding.
+    import importlib.util
+    from pathlib import Path
+
+    import reward_design as rd
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "reduction_forms.py"
+    spec = importlib.util.spec_from_file_location("reduction_forms", path)
+    forms = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(forms)
+    rng = np.random.default_rng(0)
+    rewards = rng.normal(size=(64, 8)).astype(np.float32)
+    mask = rng.uniform(size=(64, 8)) < 0.7
+    mask[:3] = False  # empty groups
+    mask[3, 1:] = False  # a lone member
+    reference = np.asarray(jax.jit(lambda r, m: rd.advantages.grpo(r, mask=m))(rewards, mask))
+    plain = np.asarray(jax.jit(forms.grpo_with(forms.plain_sum))(rewards, mask))
+    dot = np.asarray(jax.jit(forms.grpo_with(forms.dot_sum))(rewards, mask))
+    np.testing.assert_array_equal(plain, reference)
+    np.testing.assert_allclose(dot, reference, rtol=1e-5, atol=1e-6)
+    result = forms.main(["--sizes", "4096", "--calls", "2"])
+    row = result["rows"]["4096"]
+    assert row["plain_over_dot_median"] == pytest.approx(
+        row["plain"]["median_ms"] / row["dot"]["median_ms"]
+    )
