@@ -3,6 +3,8 @@
 The defaults are the pre-registered full run (docs/studies/gating.md,
 "Pre-registered design"); ``quick`` changes only the seeds, the RL and
 warm-start steps, the evaluation spacing and the samples per held-out prompt.
+``judge_noise`` adds the judge-noise axis ("Judge-noise axis (pre-registered)"):
+every arm is trained at every level, named `arm_name` (``<arm>@e=<e>``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,20 @@ from typing import Any, ClassVar
 
 from reward_design_studies.harness.config import StudyConfig, check_int
 
-__all__ = ["ARMS", "GatingV2Config"]
+__all__ = ["ARMS", "GatingV2Config", "arm_name", "base_arm"]
 
 ARMS = ("dense", "gated_floor", "gated_drop")
+
+
+def arm_name(arm: str, noise: float) -> str:
+    """The name of ``arm`` trained under judge noise ``noise``: ``arm`` or ``arm@e=<e>``
+    (the first version's naming)."""
+    return arm if noise == 0 else f"{arm}@e={noise:g}"
+
+
+def base_arm(name: str) -> str:
+    """The arm of a run name: ``"dense@e=0.2"`` -> ``"dense"``."""
+    return name.split("@", 1)[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +49,10 @@ class GatingV2Config(StudyConfig):
       floor: the gated arms' reward for rejected rollouts.
       fast_compile: cheaper XLA compile options (on in both modes: compile time
         dominates short runs on CPU).
+      judge_noise: judge-noise levels e in [0, 0.5] (each check of each rollout
+        flipped with probability e in the rubric the objective sees). Empty (the
+        default): the noise-free study, unchanged. Otherwise every arm runs at
+        every level, as `run_names`.
     """
 
     QUICK: ClassVar[dict[str, Any]] = {
@@ -65,6 +82,7 @@ class GatingV2Config(StudyConfig):
     eval_samples: int = 2
     floor: float = 0.0
     fast_compile: bool = True
+    judge_noise: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -84,3 +102,18 @@ class GatingV2Config(StudyConfig):
             raise ValueError(f"arms must be a non-empty subset of {list(ARMS)}; got {list(arms)}.")
         object.__setattr__(self, "arms", arms)
         object.__setattr__(self, "style_probs", tuple(float(p) for p in self.style_probs))
+        if isinstance(self.judge_noise, (str, int, float)):
+            raise TypeError(f"judge_noise must be a sequence of floats; got {self.judge_noise!r}.")
+        levels = tuple(float(e) for e in self.judge_noise)
+        if any(not 0.0 <= e <= 0.5 for e in levels) or len(set(levels)) != len(levels):
+            raise ValueError(
+                f"judge_noise levels must be distinct, each in [0, 0.5]; got {levels}."
+            )
+        object.__setattr__(self, "judge_noise", levels)
+
+    @property
+    def run_names(self) -> list[str]:
+        """Every trained arm (at every judge-noise level), in the order of the results."""
+        if not self.judge_noise:
+            return list(self.arms)
+        return [arm_name(arm, e) for e in self.judge_noise for arm in self.arms]

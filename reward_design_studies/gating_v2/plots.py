@@ -10,11 +10,19 @@ from typing import Any
 
 import numpy as np
 
+from reward_design_studies.gating_v2.config import base_arm
 from reward_design_studies.harness.plots import new_figure, save
 
 __all__ = ["COLORS", "plot", "plot_curves", "plot_items"]
 
 COLORS = {"dense": "tab:red", "gated_floor": "tab:blue", "gated_drop": "tab:green"}
+"""One colour per arm; under judge noise (``<arm>@e=<e>``) the arm's colour, dashed or hatched."""
+
+
+def _noisy(name: str) -> bool:
+    return "@" in name
+
+
 _CURVES = ("gold", "proxy", "exploit_rate", "answer_true")
 
 
@@ -25,9 +33,10 @@ def plot_curves(results: dict[str, Any], path: Path) -> Path:
     for ax, metric in zip(axes[0], _CURVES, strict=True):
         for arm, curves in results["curves"]["arms"].items():
             curve = curves[metric]
+            color, ls = COLORS[base_arm(arm)], "--" if _noisy(arm) else "-"
             for row in np.asarray(curve["per_seed"]):
-                ax.plot(steps, row, color=COLORS[arm], alpha=0.2, lw=0.8)
-            ax.plot(steps, np.asarray(curve["mean"]), color=COLORS[arm], lw=2, label=arm)
+                ax.plot(steps, row, color=color, ls=ls, alpha=0.2, lw=0.8)
+            ax.plot(steps, np.asarray(curve["mean"]), color=color, ls=ls, lw=2, label=arm)
         ax.set_title(f"held-out {metric}")
         ax.set_xlabel("GRPO step")
         ax.set_ylim(-0.02, 1.02)
@@ -41,7 +50,7 @@ def plot_items(results: dict[str, Any], path: Path) -> Path:
     """Per-item pass rates (as judged) of the warm start and each arm's final policy."""
     names = results["item_names"]
     groups = [("initial", results["initial_policy"], "tab:gray")]
-    groups += [(arm, cells, COLORS[arm]) for arm, cells in results["arms"].items()]
+    groups += [(arm, cells, COLORS[base_arm(arm)]) for arm, cells in results["arms"].items()]
     fig, axes = new_figure(1, 1, width=9.5, height=3.6)
     ax = axes[0, 0]
     width = 0.8 / len(groups)
@@ -54,7 +63,8 @@ def plot_items(results: dict[str, Any], path: Path) -> Path:
         hi = np.array([cells[k]["ci95"][1] for k in keys])
         err = np.nan_to_num(np.stack([means - lo, hi - means]))
         offset = (gi - (len(groups) - 1) / 2) * width
-        ax.bar(x + offset, means, width, yerr=err, capsize=2, color=color, label=label)
+        hatch = "//" if _noisy(label) else None
+        ax.bar(x + offset, means, width, yerr=err, capsize=2, color=color, hatch=hatch, label=label)
     weights = [*results["item_weights"], None]
     ax.set_xticks(
         x, [n if w is None else f"{n}\n(w={w:g})" for n, w in zip(labels, weights, strict=True)]

@@ -35,16 +35,23 @@ complete working ``d1 d2 d3 s2 s3`` (the opener is allowed).
 **exploit**: the judge credits an exploitable check of a response whose
 working is not valid, ``not working_valid and (working_correct or concise
 or no_repetition)`` (as judged).
+
+**Judge noise** (`NoisyJudge`): the rubric the objective sees has each
+check of each rollout flipped independently with probability e; gold,
+the proxy and the exploit rate stay those of the noise-free judge.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import flax.struct
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from reward_design_studies.gating_v2.task import DIGITS, OPENER, SumTask
-from reward_design_studies.lm.judges import TextJudge
+from reward_design_studies.lm.judges import TextJudge, judge_outputs
 
 __all__ = [
     "ITEM_NAMES",
@@ -57,6 +64,10 @@ __all__ = [
     "score_text",
     "score_texts",
     "make_judge",
+    "NOISE_STREAM",
+    "flip_checks",
+    "NoisyJudge",
+    "make_noisy_judge",
     "scripted_texts",
 ]
 
@@ -158,6 +169,65 @@ def make_judge(task: SumTask) -> TextJudge:
         *((m, (), "float32") for m in METRICS),
     )
     return TextJudge(_judge_fn, task.tokenizer, outputs, info_keys=("digits",))
+
+
+NOISE_STREAM = 0x6E6F6973
+"""Folded into the judge's key for the flips (the text judge itself draws nothing)."""
+
+
+def flip_checks(key: jax.Array, checks: jax.Array, noise: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(checks XOR flips, flips)``: each check flipped independently with probability ``noise``.
+
+    The flips are ``uniform(key, checks.shape) < noise``: for one key, the
+    checks flipped at a lower level are a subset of those flipped at a
+    higher one, and none is flipped at 0.
+    """
+    checks = jnp.asarray(checks, bool)
+    flips = jax.random.uniform(key, checks.shape) < noise
+    return checks ^ flips, flips
+
+
+@flax.struct.dataclass
+class NoisyJudge:
+    """A judge whose rubric, as the objective sees it, is flipped with probability ``noise``.
+
+    Wraps the study's judge (`make_judge`). The flips use
+    ``fold_in(key, NOISE_STREAM)`` of the judge's key, which the LM lab
+    derives from the seed and the step (the same for every arm of a seed),
+    so arms of one seed and level see the same flips. ``noise`` is a traced
+    float32 leaf: levels share one compiled program. Only ``Rollouts.rubric``
+    is flipped; ``correct`` and the `METRICS` (gold, proxy, exploit) are the
+    noise-free judge's. Added metrics, per rollout: ``item/<name>`` (the
+    noise-free check), ``flipped`` (share of the K checks flipped) and
+    ``noisy_proxy`` (the weighted fraction of the flipped checks).
+
+    Attributes:
+      judge: the noise-free judge.
+      noise: probability e that a check is flipped, in [0, 0.5].
+    """
+
+    judge: Any
+    noise: Any
+
+    def __call__(self, batch, completions, key):
+        rollouts, metrics = judge_outputs(self.judge(batch, completions, key))
+        clean = jnp.asarray(rollouts.rubric, bool)
+        noisy, flips = flip_checks(jax.random.fold_in(key, NOISE_STREAM), clean, self.noise)
+        metrics = dict(metrics)
+        for k, name in enumerate(ITEM_NAMES):
+            metrics[f"item/{name}"] = clean[..., k].astype(jnp.float32)
+        metrics["flipped"] = jnp.mean(flips.astype(jnp.float32), axis=-1)
+        w = jnp.asarray(ITEM_WEIGHTS)
+        metrics["noisy_proxy"] = noisy.astype(jnp.float32) @ w / jnp.sum(w)
+        return rollouts.replace(rubric=noisy), metrics
+
+
+def make_noisy_judge(task: SumTask, noise: float) -> NoisyJudge:
+    """`NoisyJudge` of the study's judge at level ``noise`` (a float32 leaf)."""
+    noise = float(noise)
+    if not 0.0 <= noise <= 0.5:
+        raise ValueError(f"noise must be in [0, 0.5]; got {noise}.")
+    return NoisyJudge(make_judge(task), np.float32(noise))
 
 
 def scripted_texts(kind: str, digits: np.ndarray) -> np.ndarray:
