@@ -16,11 +16,21 @@ from reward_design_studies.harness.plots import new_figure, save
 __all__ = ["COLORS", "plot", "plot_curves", "plot_items"]
 
 COLORS = {"dense": "tab:red", "gated_floor": "tab:blue", "gated_drop": "tab:green"}
-"""One colour per arm; under judge noise (``<arm>@e=<e>``) the arm's colour, dashed or hatched."""
+"""One colour per arm; under judge noise (``<arm>@e=<e>``) the arm's colour, with a line
+style per level (solid at 0, then dashed, dotted, dash-dotted) and hatched bars."""
+_STYLES = ("-", "--", ":", "-.")
 
 
 def _noisy(name: str) -> bool:
     return "@" in name
+
+
+def _line_style(name: str, results: dict[str, Any]) -> str:
+    if not _noisy(name):
+        return "-"
+    levels = sorted(e for e in results["config"].get("judge_noise") or [] if e > 0)
+    e = float(name.split("@e=", 1)[1])
+    return _STYLES[1 + levels.index(e) % (len(_STYLES) - 1)] if e in levels else "--"
 
 
 _CURVES = ("gold", "proxy", "exploit_rate", "answer_true")
@@ -33,7 +43,7 @@ def plot_curves(results: dict[str, Any], path: Path) -> Path:
     for ax, metric in zip(axes[0], _CURVES, strict=True):
         for arm, curves in results["curves"]["arms"].items():
             curve = curves[metric]
-            color, ls = COLORS[base_arm(arm)], "--" if _noisy(arm) else "-"
+            color, ls = COLORS[base_arm(arm)], _line_style(arm, results)
             for row in np.asarray(curve["per_seed"]):
                 ax.plot(steps, row, color=color, ls=ls, alpha=0.2, lw=0.8)
             ax.plot(steps, np.asarray(curve["mean"]), color=color, ls=ls, lw=2, label=arm)
