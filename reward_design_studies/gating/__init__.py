@@ -30,7 +30,7 @@ Modules, by concern:
 * `study`: the run (`study.run(config)`), the table and the headline;
 * `plots`: the three figures.
 
-``reward-design reproduce gating [--environment v1|v2] [--quick] [--out DIR]
+``reward-design reproduce gating [--environment v1|v2] [--judge-noise E ...] [--quick] [--out DIR]
 [--seeds N] [--steps N] [--no-plots]`` runs `STUDY` through the harness; from
 Python, ``run_study(GatingConfig.quick())`` runs the first version and
 ``run_study(GatingV2Config.quick())`` the second. This package imports only
@@ -119,13 +119,31 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="v2: the gameable rubric on held-out prompts (default); v1: the first version",
     )
     _add_v1_arguments(parser)
+    parser.add_argument(
+        "--judge-noise",
+        type=float,
+        nargs="+",
+        default=None,
+        metavar="E",
+        help="v2: judge-noise levels e in [0, 0.5], every arm trained at every level "
+        "(each check flipped with probability e in what the objective sees)",
+    )
 
 
 def _config_from_args(args: argparse.Namespace) -> GatingConfig | GatingV2Config:
-    """``--environment``, ``--quick``, ``--seeds`` and ``--steps`` as a config."""
+    """``--environment``, ``--quick``, ``--seeds``, ``--steps`` and ``--judge-noise`` as a
+    config."""
+    noise = getattr(args, "judge_noise", None)
     if getattr(args, "environment", "v2") == "v1":
+        if noise is not None:
+            raise ValueError(
+                "--judge-noise is for the second version; the first version's noise "
+                "levels are part of its configuration."
+            )
         return _v1_config_from_args(args)
     config = default_config_from_args(GatingV2Config, args)
+    if noise is not None:
+        config = config.replace(judge_noise=tuple(noise))
     steps = getattr(args, "steps", None)
     if steps is None:
         return config

@@ -303,13 +303,20 @@ def test_judge_noise_command_line(monkeypatch):
         seen["config"] = study.make_config(args)
         return 0
 
+    from reward_design import cli
+    from reward_design_studies.gating import STUDY
+
+    # `reward-design reproduce gating` and `python -m reward_design_studies.gating_v2`
+    # take the same options and build the same config.
+    args = cli.build_parser().parse_args(["reproduce", "gating", "--quick", "--judge-noise", "0.2"])
+    assert STUDY.make_config(args) == GatingV2Config.quick().replace(judge_noise=(0.2,))
     monkeypatch.setattr("reward_design_studies.gating_v2.__main__.run_study", fake_run_study)
     assert noise_main(["--quick", "--judge-noise", "0.2", "--out", "x"]) == 0
     assert seen["config"] == GatingV2Config.quick().replace(judge_noise=(0.2,))
     assert noise_main([]) == 0 and seen["config"] == GatingV2Config.full()
     for argv in (["--judge-noise", "0.7"], ["--environment", "v1", "--judge-noise", "0.2"]):
-        with pytest.raises(SystemExit):
-            noise_main(argv)
+        with pytest.raises(ValueError, match="judge"):
+            STUDY.make_config(cli.build_parser().parse_args(["reproduce", "gating", *argv]))
 
 
 @pytest.mark.slow
