@@ -319,19 +319,23 @@ def test_judge_noise_command_line(monkeypatch):
             STUDY.make_config(cli.build_parser().parse_args(["reproduce", "gating", *argv]))
 
 
+#: The tiny configuration of the slow end-to-end runs (seconds on a CPU).
+TINY = GatingV2Config(
+    seeds=2,
+    steps=4,
+    eval_every=2,
+    num_prompts=4,
+    group_size=4,
+    width=16,
+    warm_steps=20,
+    eval_samples=1,
+    mode="quick",
+)
+
+
 @pytest.mark.slow
 def test_tiny_run_through_the_harness(tmp_path):
-    config = GatingV2Config(
-        seeds=2,
-        steps=4,
-        eval_every=2,
-        num_prompts=4,
-        group_size=4,
-        width=16,
-        warm_steps=20,
-        eval_samples=1,
-        mode="quick",
-    )
+    config = TINY
     out = execute(STUDY, config, tmp_path, progress=False)
     data = read_json(out.json_path)
     check_results(data)
@@ -349,18 +353,7 @@ def test_tiny_run_through_the_harness(tmp_path):
 
 @pytest.mark.slow
 def test_tiny_run_with_judge_noise_reproduces_the_noise_free_arms(tmp_path):
-    config = GatingV2Config(
-        seeds=2,
-        steps=4,
-        eval_every=2,
-        num_prompts=4,
-        group_size=4,
-        width=16,
-        warm_steps=20,
-        eval_samples=1,
-        mode="quick",
-        arms=("dense", "gated_floor"),
-    )
+    config = TINY.replace(arms=("dense", "gated_floor"))
     plain = execute(STUDY, config, tmp_path / "plain", plots=False, progress=False).results
     noisy = execute(
         STUDY, config.replace(judge_noise=(0.0, 0.3)), tmp_path / "noisy", progress=False
