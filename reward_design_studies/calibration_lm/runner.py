@@ -267,7 +267,7 @@ def run_study(
     }
     if keep_raw:
         results["raw_final"] = {
-            name: (M.arrays(run.final)[0].reshape(-1), M.arrays(run.final)[1].reshape(-1))
+            name: tuple(a.reshape(-1) for a in M.arrays(run.final)[:2])  # (confidence, y)
             for name, run in runs.items()
         }
     return results

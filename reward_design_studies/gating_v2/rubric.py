@@ -213,8 +213,7 @@ class NoisyJudge:
         rollouts, metrics = judge_outputs(self.judge(batch, completions, key))
         clean = jnp.asarray(rollouts.rubric, bool)
         noisy, flips = flip_checks(jax.random.fold_in(key, NOISE_STREAM), clean, self.noise)
-        metrics = dict(metrics)
-        for k, name in enumerate(ITEM_NAMES):
+        for k, name in enumerate(ITEM_NAMES):  # judge_outputs gave a fresh dict
             metrics[f"item/{name}"] = clean[..., k].astype(jnp.float32)
         metrics["flipped"] = jnp.mean(flips.astype(jnp.float32), axis=-1)
         w = jnp.asarray(ITEM_WEIGHTS)
