@@ -5,6 +5,9 @@ The step (rewards, gate, advantages):
 * `default_step`: ours, the core's default path (`Gated.evaluate`, then an
   estimator of `rd.advantages`), plain `jnp`, the same program on every
   backend; compiled with ``jax.jit`` by the caller;
+* `default_step` again, compiled with `YNN_OFF` (`ynn_off_status` says where
+  that applies): the same program with XLA:CPU's YNNPACK library fusions
+  switched off, a compile option a user can set (docs/performance.md);
 * `kernel_step`: ours with the opt-in CPU kernel,
   ``rd.kernels.gated_advantages`` (`kernel_runs` says whether the kernel,
   rather than its XLA fallback, runs);
@@ -36,6 +39,8 @@ from reward_design_bench.inputs import TOKEN_WEIGHT
 
 __all__ = [
     "default_step",
+    "YNN_OFF",
+    "ynn_off_status",
     "kernel_step",
     "kernel_runs",
     "numpy_step",
@@ -61,6 +66,30 @@ def default_step(objective: Any, rollouts: rd.Rollouts, estimator: str = "grpo")
         out = objective(rollouts)
         mask = out.accepted
     return getattr(rd.advantages, estimator)(out.total, mask=mask)
+
+
+#: The XLA compile option that switches XLA:CPU's YNNPACK library fusions off.
+#: JAX 0.10 hands float reductions to them, and over a short axis (a group of
+#: G, a rubric of K items) they are several times slower than XLA's own loops
+#: (docs/performance.md, "XLA:CPU's library reductions").
+YNN_OFF = {"xla_cpu_experimental_ynn_fusion_type": ""}
+
+
+def ynn_off_status() -> dict[str, Any]:
+    """Whether `YNN_OFF` can be used here: ``{"available": bool, "reason": str}``.
+
+    Available on the CPU backend when this jaxlib's XLA knows the option (it
+    is experimental: older and newer releases may not) and ``jax.jit`` takes
+    ``compiler_options``; a trivial function is compiled with it to find out.
+    """
+    if jax.default_backend() != "cpu":
+        return {"available": False, "reason": f"default backend is {jax.default_backend()}"}
+    try:
+        jax.jit(lambda x: x + 1.0, compiler_options=YNN_OFF).lower(jnp.zeros(2)).compile()
+    except Exception as err:  # TypeError (old jax.jit) or XLA's unknown-option error
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return {"available": False, "reason": f"not accepted here: {reason[:200]}"}
+    return {"available": True, "reason": "XLA:CPU accepts " + ", ".join(YNN_OFF)}
 
 
 def kernel_step(objective: Any, rollouts: rd.Rollouts, estimator: str = "grpo") -> jax.Array:

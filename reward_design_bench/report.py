@@ -2,12 +2,12 @@
 
 The result (`reward_design_bench.suite.run_benchmark`) is a dict::
 
-    {"benchmark", "schema_version", "machine", "kernel", "config",
+    {"benchmark", "schema_version", "machine", "kernel", "ynn_off", "config",
      "copy_bandwidth_bytes_per_s", "copy_bandwidth_measurements",
      "timestamp_utc", "rows": [step row per size], "text": text row or None}
 
-A step row holds ``seconds`` (medians; ``kernel`` and ``loop`` None where
-not measured), ``spread`` (`timing.summarize` per implementation),
+A step row holds ``seconds`` (medians; ``kernel``, ``loop`` and
+``ours_ynn_off`` None where not measured), ``spread`` (`timing.summarize` per implementation),
 ``ratios``, ``retraces``, ``compile_s``, ``floor_bytes``, ``kernel_runs``
 and ``variants``; the text row ``seconds``, ``spread``, ``ratios``,
 ``max_abs_diff`` and ``agree``. `check_result` checks that shape.
@@ -154,6 +154,29 @@ def _time_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _ynn_off_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The step compiled with XLA:CPU's YNN library fusions off, where it was timed."""
+    rows = [row for row in rows if row["seconds"].get("ours_ynn_off") is not None]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "ours compiled with XLA:CPU's YNN library fusions off (compiler option",
+        "xla_cpu_experimental_ynn_fusion_type=''; see docs/performance.md), same run",
+        f"{'rollouts':>9}{'ours ms':>10}{'YNN off ms':>12}{'ours/off':>10}{'off/floor':>11}"
+        f"{'numpy/off':>11}",
+    ]
+    for row in rows:
+        s = row["seconds"]
+        off = s["ours_ynn_off"]
+        lines.append(
+            f"{row['rollouts']:>9}{_ms(s['ours'], 10)}{_ms(off, 12)}"
+            f"{_cell(s['ours'] / off, 10, '.2f')}{_cell(off / s['floor'], 11, '.2f')}"
+            f"{_cell(s['numpy'] / off, 11, '.1f')}"
+        )
+    return lines
+
+
 def _variant_lines(rows: list[dict[str, Any]]) -> list[str]:
     rows = [row for row in rows if row.get("variants")]
     if not rows:
@@ -164,23 +187,30 @@ def _variant_lines(rows: list[dict[str, Any]]) -> list[str]:
     lines = []
     for start in range(0, len(rows), per_chunk):
         chunk = rows[start : start + per_chunk]
-        lines += ["", "other objectives, same inner terms (ms, medians; ours, and the kernel)"]
+        lines += [
+            "",
+            "other objectives, same inner terms (ms, medians; ours, with the YNN fusions off,",
+            "and with the kernel, where measured)",
+        ]
         lines.append(f"{'rollouts':<{name_w}}" + "".join(f"{r['rollouts']:>11}" for r in chunk))
         lines.append(
             f"{'AllOf gate + GRPO (the step)':<{name_w}}"
             + "".join(_ms(r["seconds"]["ours"], 11) for r in chunk)
         )
-        if any(r["seconds"]["kernel"] is not None for r in chunk):
-            lines.append(
-                f"{'  with the kernel':<{name_w}}"
-                + "".join(_ms(r["seconds"]["kernel"], 11) for r in chunk)
-            )
+        lines += _alternative_lines([r["seconds"] for r in chunk], name_w)
         for name in names:
             cells = [r["variants"][name] for r in chunk]
             lines.append(f"{name:<{name_w}}" + "".join(_ms(c["ours"], 11) for c in cells))
-            if any(c["kernel"] is not None for c in cells):
-                label = "  with the kernel"
-                lines.append(f"{label:<{name_w}}" + "".join(_ms(c["kernel"], 11) for c in cells))
+            lines += _alternative_lines(cells, name_w)
+    return lines
+
+
+def _alternative_lines(cells: list[dict[str, Any]], name_w: int) -> list[str]:
+    """Lines under a variant: its time with the YNN fusions off and with the kernel."""
+    lines = []
+    for key, label in (("ours_ynn_off", "  YNN fusions off"), ("kernel", "  with the kernel")):
+        if any(c.get(key) is not None for c in cells):
+            lines.append(f"{label:<{name_w}}" + "".join(_ms(c.get(key), 11) for c in cells))
     return lines
 
 
@@ -207,7 +237,8 @@ def format_table(result: dict[str, Any]) -> str:
     rows = result["rows"]
     lines = _header(result)
     if rows:
-        lines += _ratio_lines(rows) + _time_lines(rows) + _variant_lines(rows)
+        lines += _ratio_lines(rows) + _time_lines(rows) + _ynn_off_lines(rows)
+        lines += _variant_lines(rows)
         if any(row["seconds"]["kernel"] is None for row in rows) and result["kernel"]["available"]:
             lines.append("kernel '-': a group size the kernel does not take")
         if any(row["seconds"]["loop"] is None for row in rows):
@@ -220,6 +251,7 @@ _SERIES = (
     ("loop", "Python loop (per completion)", "o-"),
     ("numpy", "numpy (vectorised)", "s-"),
     ("ours", "ours: Gated.evaluate + grpo (default)", "D-"),
+    ("ours_ynn_off", "ours, XLA:CPU YNN fusions off", "D--"),
     ("kernel", "ours with the opt-in CPU kernel", "D:"),
     ("extra_term", "ours + 1 term", "d--"),
     ("floor", "memory floor", "k:"),

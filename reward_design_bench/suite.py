@@ -107,6 +107,13 @@ def _step_functions(r, arrays, group_size: int, sweep: int, with_loop: bool) -> 
         "extra_term": lambda: step_extra(extra, r).block_until_ready(),
     }
     steps = {"ours": ours}
+    if impl.ynn_off_status()["available"]:
+        traced["ours_ynn_off"] = _Traced(impl.default_step)
+        ynn_off = steps["ours_ynn_off"] = jax.jit(
+            traced["ours_ynn_off"], compiler_options=impl.YNN_OFF
+        )
+        _check("ours (YNN fusions off) vs numpy", ynn_off(objective, r), ref)
+        fns["ours_ynn_off"] = lambda: ynn_off(objective, r).block_until_ready()
     kernel_runs = impl.kernel_runs(objective, group_size)
     if kernel_runs:
         traced["kernel"] = _Traced(impl.kernel_step)
@@ -197,7 +204,7 @@ def benchmark_size(
     input_bytes = 2 if input_dtype == "bfloat16" else 4
     nbytes = impl.floor_bytes(num_rollouts, num_items, input_bytes, num_tokens)
     seconds["floor"] = nbytes / bandwidth
-    for name in ("kernel", "loop"):
+    for name in ("kernel", "loop", "ours_ynn_off"):
         seconds.setdefault(name, None)
     ours = seconds["ours"]
     return {
@@ -215,6 +222,8 @@ def benchmark_size(
             "ours_over_floor": ours / seconds["floor"],
             "kernel_over_floor": _ratio(seconds["kernel"], seconds["floor"]),
             "ours_over_kernel": _ratio(ours, seconds["kernel"]),
+            "ours_over_ynn_off": _ratio(ours, seconds["ours_ynn_off"]),
+            "ynn_off_over_floor": _ratio(seconds["ours_ynn_off"], seconds["floor"]),
             "extra_term_overhead": seconds["extra_term"] / ours - 1.0,
             "vmap_over_one": seconds[f"vmap{sweep}"] / ours,
             "separate_over_one": seconds[f"separate{sweep}"] / ours,
@@ -228,30 +237,35 @@ def benchmark_size(
 
 
 def benchmark_variants(r, repeats: int, group_size: int) -> dict[str, dict[str, float | None]]:
-    """Other objectives (`inputs.variant_objectives`), ours and, where it runs, the kernel.
+    """Other objectives (`inputs.variant_objectives`): ours, and where they run, ours with
+    XLA:CPU's YNN fusions off and the kernel.
 
-    Returns ``{name: {"ours": median s, "kernel": median s or None}}``; the
-    kernel is checked against ours first.
+    Returns ``{name: {"ours": median s, "ours_ynn_off": median s or None,
+    "kernel": median s or None}}``; each is checked against ours first.
     """
     num_items = r.rubric.shape[-1]
+    ynn_off = impl.ynn_off_status()["available"]
     fns: dict[str, Callable] = {}
     for name, (make, estimator) in inputs.variant_objectives(r.token_rewards is not None).items():
         objective = jax.device_put(make(num_items))
-        modes = [("ours", impl.default_step)]
+        modes = [("ours", impl.default_step, None)]
+        if ynn_off:
+            modes.append(("ours_ynn_off", impl.default_step, impl.YNN_OFF))
         if impl.kernel_runs(objective, group_size, estimator):
-            modes.append(("kernel", impl.kernel_step))
+            modes.append(("kernel", impl.kernel_step, None))
         outs = []
-        for mode, fn in modes:
-            step = jax.jit(lambda o, rr, fn=fn, est=estimator: fn(o, rr, est))
+        for mode, fn, options in modes:
+            jit_options = {} if options is None else {"compiler_options": options}
+            step = jax.jit(lambda o, rr, fn=fn, est=estimator: fn(o, rr, est), **jit_options)
             outs.append(step(objective, r).block_until_ready())
             fns[f"{name}|{mode}"] = lambda s=step, o=objective: s(o, r).block_until_ready()
-        if len(outs) == 2:
-            _check(f"{name}: kernel vs ours", outs[1], np.asarray(outs[0]), tol=1e-4)
+        for (mode, _, _), got in zip(modes[1:], outs[1:], strict=True):
+            _check(f"{name}: {mode} vs ours", got, np.asarray(outs[0]), tol=1e-4)
     medians = {k: summarize(s)["median"] for k, s in interleaved(fns, max(3, repeats // 2)).items()}
     out: dict[str, dict[str, float | None]] = {}
     for key, t in medians.items():
         name, mode = key.split("|")
-        out.setdefault(name, {"ours": None, "kernel": None})[mode] = t
+        out.setdefault(name, {"ours": None, "ours_ynn_off": None, "kernel": None})[mode] = t
     return out
 
 
@@ -330,6 +344,7 @@ def run_benchmark(
         "schema_version": SCHEMA_VERSION,
         "machine": machine(),
         "kernel": _kernel_status(),
+        "ynn_off": {**impl.ynn_off_status(), "compiler_options": impl.YNN_OFF},
         "copy_bandwidth_bytes_per_s": bandwidth["used"],
         "copy_bandwidth_measurements": bandwidth,
         "config": {

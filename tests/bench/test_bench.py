@@ -54,6 +54,33 @@ def test_kernel_runs_only_for_what_the_kernel_implements():
         assert not impl.kernel_runs(objective, 8)
 
 
+def test_ynn_off_compiles_the_same_values_where_xla_takes_the_option(batch, monkeypatch):
+    r, correct, confidence, rubric = batch
+    status = impl.ynn_off_status()
+    if jax.default_backend() != "cpu":
+        assert not status["available"] and "default backend" in status["reason"]
+    elif not status["available"]:  # an XLA without the (experimental) option
+        assert "not accepted" in status["reason"]
+    if status["available"]:
+        # a compile option, not another formula: the same numbers as the default program
+        objectives = {"the step": (inputs.make_objective(), "grpo")}
+        variants = inputs.variant_objectives()
+        for name in ("WeightedThreshold gate + GRPO", "dense RubricScore(w) + GRPO"):
+            objectives[name] = (variants[name][0](K), variants[name][1])
+        for name, (objective, estimator) in objectives.items():
+            plain = jax.jit(impl.default_step, static_argnums=2)(objective, r, estimator)
+            off = jax.jit(impl.default_step, static_argnums=2, compiler_options=impl.YNN_OFF)(
+                objective, r, estimator
+            )
+            np.testing.assert_allclose(off, plain, rtol=1e-5, atol=1e-6, err_msg=name)
+    # an option this XLA does not know is reported, not raised
+    monkeypatch.setattr(impl, "YNN_OFF", {"xla_cpu_no_such_option_for_the_test": ""})
+    status = impl.ynn_off_status()
+    assert not status["available"]
+    if jax.default_backend() == "cpu":
+        assert "not accepted" in status["reason"]
+
+
 def test_extra_term_adds_the_spherical_score(batch):
     r, correct, confidence, _ = batch
     base = inputs.make_objective()(r)
@@ -236,6 +263,13 @@ def test_cli_quick_run_writes_json_table_and_plot(tmp_path, capsys):
         if row["kernel_runs"]:
             assert q["ours_over_kernel"] == pytest.approx(s["ours"] / s["kernel"])
         assert set(row["variants"]) == set(inputs.variant_objectives())
+        ynn_off = result["ynn_off"]["available"]
+        assert (s["ours_ynn_off"] is not None) == ynn_off
+        if ynn_off:
+            assert q["ours_over_ynn_off"] == pytest.approx(s["ours"] / s["ours_ynn_off"])
+            assert q["ynn_off_over_floor"] == pytest.approx(s["ours_ynn_off"] / s["floor"])
+            assert all(v["ours_ynn_off"] is not None for v in row["variants"].values())
+            assert "YNN library fusions off" in printed
     text = result["text"]
     assert text["agree"] and text["max_abs_diff"] <= 1e-7 and text["completions"] == 64
     assert set(text["seconds"]) == {"ours", "handwritten"}
@@ -244,13 +278,17 @@ def test_cli_quick_run_writes_json_table_and_plot(tmp_path, capsys):
 def _fake_row(n: int) -> dict:
     seconds = dict.fromkeys(("ours", "numpy", "floor", "extra_term", "dispatch"), 1e-3)
     seconds.update({"kernel": None, "loop": 12.5, "vmap16": 2e-2, "separate16": 1e-2})
+    seconds["ours_ynn_off"] = 123.456
     ratios = dict.fromkeys(
         ("numpy_over_ours", "ours_over_floor", "vmap_over_one", "separate_over_one"), 1234.5
     )
     ratios.update({"loop_over_ours": 9e5, "ours_over_kernel": None, "kernel_over_floor": None})
     ratios["extra_term_overhead"] = -0.5
     summary = timing.summarize([1e-3, 2e-3])
-    variants = {name: {"ours": 1.0, "kernel": None} for name in inputs.variant_objectives()}
+    variants = {
+        name: {"ours": 1.0, "ours_ynn_off": 1e-5, "kernel": None}
+        for name in inputs.variant_objectives()
+    }
     return {
         "rollouts": n,
         "seconds": seconds,
@@ -277,6 +315,7 @@ def test_table_fits_100_columns_for_many_sizes_and_long_names():
     text = report.format_table(result)
     assert max(len(line) for line in text.splitlines()) <= report.WIDTH
     assert "token mean (T = 32)" in text.replace("\n", " ")
+    assert "YNN fusions off" in text and "123456" in text.replace(".", "")
     with pytest.raises(ValueError, match="must have key 'text'"):
         report.check_result({k: v for k, v in result.items() if k != "text"})
 
