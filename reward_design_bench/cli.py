@@ -23,7 +23,8 @@ __all__ = ["register", "add_arguments", "run", "main"]
 
 DESCRIPTION = (
     "Speed of the step (correctness + Brier, an AllOf gate, GRPO) against numpy, a Python "
-    "loop, the opt-in CPU kernel and the memory floor, and of the TRL reward function "
+    "loop, the same program compiled with XLA:CPU's YNN reductions off, the opt-in CPU "
+    "kernel and the memory floor, and of the TRL reward function "
     "against a hand-written one; timings interleaved (docs/performance.md)."
 )
 _DEFAULT_SIZES = "256,4096,65536,1048576"  # reward_design_bench.suite.DEFAULT_SIZES
