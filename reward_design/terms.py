@@ -233,8 +233,9 @@ class RubricScore:
         if self.weights is None:
             if rubric.dtype == jnp.bool_:
                 # The fraction passed, counted as `AtLeast` counts (an integer sum): the
-                # same values as a float mean, which XLA:CPU in JAX 0.10 compiles to a
-                # library reduction about 18x slower at 10^6 rollouts (docs/performance.md).
+                # same values as a float mean, which XLA:CPU in JAX 0.10 compiles to a slow
+                # library reduction (the bench step with this term: 16-17 -> 3.2 ms at 10^6
+                # rollouts; docs/performance.md, "On a CPU").
                 return self.weight * (jnp.sum(rubric, axis=-1) / k)
             return self.weight * jnp.mean(rubric, axis=-1)
         w = jnp.asarray(self.weights, dtype=jnp.float32)

@@ -72,7 +72,7 @@ def default_step(objective: Any, rollouts: rd.Rollouts, estimator: str = "grpo")
 #: The XLA compile option that switches XLA:CPU's YNNPACK library fusions off.
 #: JAX 0.10 hands float reductions to them, and over a short axis (a group of
 #: G, a rubric of K items) they are several times slower than XLA's own loops
-#: (docs/performance.md, "XLA:CPU's library reductions").
+#: (docs/performance.md, "On a CPU: XLA's library reductions").
 YNN_OFF = {"xla_cpu_experimental_ynn_fusion_type": ""}
 
 
